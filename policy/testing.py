@@ -73,6 +73,10 @@ class Script(Generic[V]):
         """The newest step."""
         return self.history[-1][1]
 
+    def replace_credential(self) -> None:
+        """The credential was replaced (after a reauthentication error): start afresh."""
+        self.state = PolicyState.initial()
+
     def advance(self, seconds: float) -> None:
         """Move the fake clock forward."""
         if seconds < 0:
@@ -190,6 +194,10 @@ class InvariantChecker:
 
     def __init__(self, config: RefreshConfig) -> None:
         self.config = config
+        self._reset()
+        self.steps = 0
+
+    def _reset(self) -> None:
         self.in_flight: int | None = None
         self.in_flight_since = 0.0
         self.token_generation = 0
@@ -204,7 +212,6 @@ class InvariantChecker:
         # The current run of consecutive failures (an outage) and its attempts.
         self.run_attempts = 0
         self.run_opened_at: float | None = None
-        self.steps = 0
 
     # -- the model -----------------------------------------------------------------------------
 
@@ -225,6 +232,8 @@ class InvariantChecker:
 
     def observe(self, before: PolicyState[Any], event: Event[Any], result: Step[Any]) -> None:
         """Check one step and fold it into the model."""
+        if self.steps and before == PolicyState.initial():
+            self._reset()  # the credential was replaced: the contract starts it afresh
         self.steps += 1
         now = event.now
         usable_before = self.usable(now)
@@ -349,7 +358,9 @@ class InvariantChecker:
         self.run_attempts += 1
         bound = self.config.breaker_threshold
         if self.run_opened_at is not None:
-            bound = outage_attempt_bound(self.config, now - self.run_opened_at)
+            # The core adds cooldowns to failure times; subtracting them back can lose an ulp.
+            slack = 1e-9 * max(1.0, abs(now))
+            bound = outage_attempt_bound(self.config, now - self.run_opened_at + slack)
         if self.run_attempts > bound:
             self._fail(
                 f"{self.run_attempts} attempts in one outage, more than the bound {bound}", event
