@@ -29,6 +29,7 @@ from mintgate.policy._state import PolicyState
 __all__ = [
     "InvariantChecker",
     "InvariantViolation",
+    "Observer",
     "Script",
     "check_scenario",
     "outage_attempt_bound",
