@@ -99,10 +99,16 @@ def step(config: RefreshConfig, state: PolicyState[V], event: Event[V]) -> Step[
             are ``Reject`` replies and notices.
         TypeError: ``event`` is not one of the five events.
     """
-    # The hot decision: a usable token, nothing due. One comparison and one tuple.
+    # The hot decision: a usable token, nothing due. One comparison; the Step is built once.
     if event.__class__ is Demand and event.now < state.quiet_until:
-        return Step(state, state.serve, None, None, state.wake_at, _NO_NOTICES)
+        return state.hot_step or _remember_hot_step(state)
     return _dispatch(config, state, event)
+
+
+def _remember_hot_step(state: PolicyState[V]) -> Step[V]:
+    hot = Step(state, state.serve, None, None, state.wake_at, _NO_NOTICES)
+    object.__setattr__(state, "hot_step", hot)
+    return hot
 
 
 def _dispatch(config: RefreshConfig, state: PolicyState[V], event: Event[V]) -> Step[V]:

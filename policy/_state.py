@@ -4,7 +4,9 @@ A :class:`PolicyState` is only ever replaced, never mutated: :func:`~mintgate.po
 one and returns the next. Three values are derived when a state is built, because the hot path
 (``Demand`` on a fresh token) needs them and they depend on nothing but the state:
 ``quiet_until`` (before it, a ``Demand`` is served with no other effect), ``serve`` (the reply
-then) and ``wake_at`` (when the shell must next deliver a ``Tick``).
+then) and ``wake_at`` (when the shell must next deliver a ``Tick``). The hot ``Step`` itself is
+built on the first hot ``Demand`` and kept in ``hot_step``: building a ``Step`` costs more than
+the whole decision, and it is the same immutable value every time.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
-from mintgate.policy._decisions import MintStart, Serve, Token
+from mintgate.policy._decisions import MintStart, Serve, Step, Token
 from mintgate.policy._errors import CredentialError
 
 __all__ = ["PolicyState"]
@@ -81,6 +83,7 @@ class PolicyState(Generic[V]):
     quiet_until: float = attrs.field(init=False, eq=False, repr=False)
     serve: Serve[V] | None = attrs.field(init=False, eq=False, repr=False)
     wake_at: float | None = attrs.field(init=False, eq=False, repr=False)
+    hot_step: Step[V] | None = attrs.field(init=False, default=None, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         start = self.background_start()

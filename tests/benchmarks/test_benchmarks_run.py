@@ -1,0 +1,42 @@
+"""The benchmark scripts keep working: each runs with tiny counts and prints its figures.
+
+No timing is asserted here: the figures are read by people, in docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def _load(name: str) -> ModuleType:
+    """Load a benchmark script by path (the repo root is never put on sys.path)."""
+    spec = importlib.util.spec_from_file_location(f"_bench_{name}", BENCHMARKS / f"{name}.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+step_throughput = _load("step_throughput")
+
+
+def test_step_throughput_prints_its_figures(capsys: pytest.CaptureFixture[str]) -> None:
+    assert step_throughput.main(["--calls", "2000", "--events", "3000", "--repeats", "1"]) == 0
+    out = capsys.readouterr().out
+    for label in ("trivial call", "hot step", "mixed workload", "events/s", "demand"):
+        assert label in out
+
+
+def test_the_trace_is_a_valid_history_with_every_kind_of_event() -> None:
+    trace, mix = step_throughput.record_trace(20_000, seed=3)
+    assert len(trace) == 20_000
+    assert {"demand", "tick", "mint succeeded", "mint failed", "invalidate"} <= set(mix)
