@@ -1,4 +1,11 @@
 """mintgate's async shell (anyio): runs the pure core's decisions as timers, mints and waiters.
 
-Empty until the shell issue lands; the package exists so the layout and packaging are final.
+``RefreshingProvider`` keeps one credential fresh inside a trio or asyncio program; ``Reporter``
+receives the core's notices; ``ProviderStatistics`` is its snapshot.
 """
+
+from mintgate.shell._provider import Minted as Minted
+from mintgate.shell._provider import MintFunction as MintFunction
+from mintgate.shell._provider import RefreshingProvider as RefreshingProvider
+from mintgate.shell._telemetry import ProviderStatistics as ProviderStatistics
+from mintgate.shell._telemetry import Reporter as Reporter

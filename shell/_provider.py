@@ -1,0 +1,394 @@
+"""RefreshingProvider: the shell that runs the pure core for one credential on anyio.
+
+The core decides, the shell acts. Every event goes through :func:`mintgate.policy.step`, and
+the shell does exactly what the decision says: it starts the mint in the task group it owns,
+under ``mint_timeout``; it parks callers on one shared event per attempt and wakes them all with
+the resolution; and it sleeps in one timer task whose cancel-scope deadline is always the
+core's ``wake_at`` (moved whenever a step changes it), so it never polls.
+
+The hot path, ``await provider.token()`` on a fresh token, reads the loop's clock, compares it
+with ``state.quiet_until`` and returns ``state.serve.token``: no checkpoint, no lock, no event
+object built. That is the same decision ``step()`` takes for a ``Demand`` (the core's tests
+check the two paths agree); anything else goes through ``step()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from types import TracebackType
+from typing import Generic, Self, TypeVar
+from weakref import WeakSet
+
+import anyio
+import attrs
+import sniffio
+import trio
+from returns.result import Failure, Result, Success
+
+from mintgate.policy import (
+    CredentialError,
+    Demand,
+    ErrorKind,
+    Event,
+    Invalidate,
+    MintFailed,
+    MintStart,
+    MintSucceeded,
+    NoticeKind,
+    PolicyState,
+    RefreshConfig,
+    Reject,
+    Serve,
+    Step,
+    Tick,
+    Token,
+    step,
+)
+from mintgate.shell._telemetry import ProviderStatistics, Reporter, log_notice
+
+__all__ = ["MintFunction", "Minted", "RefreshingProvider"]
+
+V = TypeVar("V")
+
+
+@attrs.frozen
+class Minted(Generic[V]):
+    """What a mint function returns.
+
+    Args:
+        value: The credential (hidden from ``repr``).
+        expires_in: Lifetime in seconds, counted from when the mint started.
+        expires_at: Absolute expiry as a wall-clock Unix time (for example AWS's
+            ``Expiration``). Give at most one of the two; neither means it never expires.
+    """
+
+    value: V = attrs.field(repr=False)
+    expires_in: float | None = None
+    expires_at: float | None = None
+
+    def __attrs_post_init__(self) -> None:
+        if self.expires_in is not None and self.expires_at is not None:
+            raise ValueError("Minted takes expires_in or expires_at, not both")
+        for name in ("expires_in", "expires_at"):
+            value = getattr(self, name)
+            number = isinstance(value, int | float) and not isinstance(value, bool)
+            if value is not None and not (number and math.isfinite(value)):
+                raise ValueError(f"Minted.{name} must be a finite number of seconds, got {value!r}")
+
+
+MintFunction = Callable[[], Awaitable[Minted[V]]]
+
+
+class _Flight(Generic[V]):
+    """One mint in flight: the callers parked on it, and what they get when it ends."""
+
+    __slots__ = ("attempt", "done", "result")
+
+    def __init__(self, attempt: int) -> None:
+        self.attempt = attempt
+        self.done = anyio.Event()
+        self.result: Serve[V] | Reject | None = None
+
+
+class _Subscription(Generic[V]):
+    """Latest-value delivery of installed tokens: a slow reader skips to the newest."""
+
+    def __init__(self) -> None:
+        self._latest: Token[V] | None = None
+        self._ready = anyio.Event()
+        self._closed = False
+
+    def offer(self, token: Token[V] | None) -> None:
+        if token is None:
+            self._closed = True
+        else:
+            self._latest = token
+        self._ready.set()
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> Token[V]:
+        while self._latest is None:
+            if self._closed:
+                raise StopAsyncIteration
+            await self._ready.wait()
+            self._ready = anyio.Event()
+        token, self._latest = self._latest, None
+        return token
+
+
+def _not_open() -> float:
+    raise RuntimeError("use RefreshingProvider inside 'async with' (it owns background work)")
+
+
+def _loop_clock() -> Callable[[], float]:
+    """The running loop's clock, the one anyio's deadlines use, as a direct function.
+
+    ``anyio.current_time()`` looks the backend up on every call; the hot path cannot afford
+    that, so the clock function is taken once, when the provider opens.
+    """
+    library = sniffio.current_async_library()
+    if library == "trio":
+        return trio.current_time
+    if library == "asyncio":
+        return asyncio.get_running_loop().time
+    return anyio.current_time
+
+
+class RefreshingProvider(Generic[V]):
+    """Keeps one credential fresh in the background and hands it out fast.
+
+    Use it as an async context manager; it owns its background work, and leaving the block
+    cancels the timer and any mint in flight::
+
+        async with RefreshingProvider(mint, name="billing-api") as provider:
+            token = await provider.token()
+
+    Args:
+        mint: ``async def mint() -> Minted``. It may raise ``CredentialError``; anything else it
+            raises is a retryable ``UNKNOWN`` error whose message names the exception type only.
+        config: The refresh policy.
+        name: The credential's name in notices, logs and statistics.
+        reporter: Receives every notice of the core.
+        rng: Where jitter draws come from (inject a seeded ``random.Random`` in tests).
+        wall_clock: Unix time, used only to read an absolute ``Minted.expires_at``.
+    """
+
+    def __init__(
+        self,
+        mint: MintFunction[V],
+        *,
+        config: RefreshConfig | None = None,
+        name: str = "credential",
+        reporter: Reporter | None = None,
+        rng: random.Random | None = None,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._mint = mint
+        self.config = RefreshConfig() if config is None else config
+        self.name = name
+        self._reporter = reporter
+        self._rng = random.Random() if rng is None else rng
+        self._wall_clock = wall_clock
+        self._state: PolicyState[V] = PolicyState.initial()
+        self._clock: Callable[[], float] = _not_open
+        self._task_group: anyio.abc.TaskGroup | None = None
+        self._timer: anyio.CancelScope | None = None
+        self._flight: _Flight[V] | None = None
+        self._subscriptions: WeakSet[_Subscription[V]] = WeakSet()
+        self._counts = {"started": 0, "succeeded": 0, "failed": 0, "stale": 0}
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        if self._task_group is not None:
+            raise RuntimeError("this RefreshingProvider is already open")
+        self._clock = _loop_clock()
+        task_group = anyio.create_task_group()
+        await task_group.__aenter__()
+        self._task_group = task_group
+        task_group.start_soon(self._run_timer)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> bool | None:
+        task_group = self._task_group
+        assert task_group is not None
+        task_group.cancel_scope.cancel()
+        try:
+            return await task_group.__aexit__(exc_type, exc, tb)
+        finally:
+            self._close()
+
+    def _close(self) -> None:
+        self._clock = _not_open
+        self._task_group = None
+        self._timer = None
+        flight, self._flight = self._flight, None
+        if flight is not None:  # callers parked on a mint the shutdown cancelled
+            flight.result = Reject(
+                CredentialError(kind=ErrorKind.UNAVAILABLE, message="the provider was closed")
+            )
+            flight.done.set()
+        for subscription in list(self._subscriptions):
+            subscription.offer(None)
+        # A mint cancelled mid-flight never reported: the next opening starts clean of it.
+        if self._state.in_flight is not None:
+            self._state = attrs.evolve(self._state, in_flight=None, in_flight_since=None)
+
+    # -- the public surface ------------------------------------------------------------------
+
+    async def token(self) -> Token[V]:
+        """A usable token: at once while one is fresh, else after the mint in flight.
+
+        Raises:
+            CredentialError: No usable token and none can be had now (see its ``kind`` and
+                ``retry_after``).
+            RuntimeError: The provider is not open.
+        """
+        state = self._state
+        if self._clock() < state.quiet_until:
+            return state.serve.token  # type: ignore[union-attr]  # quiet_until > -inf: serve is set
+        return await self._token_slow()
+
+    async def token_result(self) -> Result[Token[V], CredentialError]:
+        """Like :meth:`token`, with the error as a ``Failure`` instead of an exception."""
+        try:
+            return Success(await self.token())
+        except CredentialError as error:
+            return Failure(error)
+
+    def current(self) -> Token[V] | None:
+        """The usable token now, or None; never waits and never starts a mint."""
+        state = self._state
+        return state.token if state.usable(self._clock()) else None
+
+    async def invalidate(self, token: Token[V]) -> None:
+        """Report that downstream rejected ``token`` (a 401): its generation is never served
+        again and one forced mint replaces it, however many callers report it."""
+        self._apply(Invalidate(self._clock(), token.generation))
+
+    def subscribe(self) -> AsyncIterator[Token[V]]:
+        """Newly installed tokens, newest first-come: a slow reader skips to the latest one.
+
+        The iterator ends when the provider closes. It holds nothing once dropped.
+        """
+        subscription: _Subscription[V] = _Subscription()
+        self._subscriptions.add(subscription)
+        return subscription
+
+    def statistics(self) -> ProviderStatistics:
+        """A frozen snapshot of the provider's state and counters."""
+        state = self._state
+        now = self._clock() if self._task_group is not None else None
+        token = state.token
+        expiry = None
+        if token is not None and token.expires_at is not None and now is not None:
+            expiry = token.expires_at - now
+        breaker = "closed"
+        if state.breaker_open_until is not None:
+            breaker = "half_open" if now is not None and now >= state.breaker_open_until else "open"
+        return ProviderStatistics(
+            name=self.name,
+            generation=state.generation,
+            seconds_to_expiry=expiry,
+            breaker=breaker,
+            consecutive_failures=state.failures,
+            dead=state.dead is not None,
+            mints_started=self._counts["started"],
+            mints_succeeded=self._counts["succeeded"],
+            mints_failed=self._counts["failed"],
+            served_stale=self._counts["stale"],
+        )
+
+    # -- the shell's work --------------------------------------------------------------------
+
+    async def _token_slow(self) -> Token[V]:
+        result = self._apply(Demand(self._clock()))
+        reply = result.reply
+        if isinstance(reply, Serve):
+            return reply.token
+        if isinstance(reply, Reject):
+            raise _fresh_copy(reply.error)
+        flight = self._flight
+        assert flight is not None, "the core said wait, so a mint is in flight"
+        await flight.done.wait()
+        resolved = flight.result
+        if isinstance(resolved, Serve):
+            return resolved.token
+        assert resolved is not None
+        raise _fresh_copy(resolved.error)
+
+    def _apply(self, event: Event[V]) -> Step[V]:
+        """Feed one event to the core and carry out the decision."""
+        result = step(self.config, self._state, event)
+        self._state = result.state
+        for notice in result.notices:
+            kind = notice.kind
+            if kind is NoticeKind.SERVED_STALE:
+                self._counts["stale"] += 1
+            elif kind is NoticeKind.MINT_SUCCEEDED:
+                self._counts["succeeded"] += 1
+            elif kind is NoticeKind.MINT_FAILED:
+                self._counts["failed"] += 1
+            log_notice(self.name, notice)
+            if self._reporter is not None:
+                self._reporter.notice(self.name, notice)
+        if result.resolve is not None:
+            self._resolve(result.resolve)
+        if result.start_mint is not None:
+            self._start(result.start_mint, event.now)
+        if self._timer is not None:
+            self._timer.deadline = math.inf if result.wake_at is None else result.wake_at
+        return result
+
+    def _resolve(self, resolution: Serve[V] | Reject) -> None:
+        flight, self._flight = self._flight, None
+        if isinstance(resolution, Serve) and resolution.token.generation == self._state.generation:
+            for subscription in list(self._subscriptions):
+                subscription.offer(resolution.token)
+        if flight is not None:
+            flight.result = resolution
+            flight.done.set()
+
+    def _start(self, start: MintStart, now: float) -> None:
+        assert self._task_group is not None
+        self._counts["started"] += 1
+        self._flight = _Flight(start.attempt)
+        self._task_group.start_soon(self._run_mint, start.attempt, now)
+
+    async def _run_mint(self, attempt: int, started: float) -> None:
+        error: CredentialError | None = None
+        minted: Minted[V] | None = None
+        try:
+            with anyio.fail_after(self.config.mint_timeout):
+                minted = await self._mint()
+            if not isinstance(minted, Minted):
+                raise TypeError(f"the mint function returned {type(minted).__name__}, not Minted")
+        except TimeoutError:
+            error = CredentialError(
+                kind=ErrorKind.TIMEOUT,
+                message=f"the mint took longer than mint_timeout={self.config.mint_timeout:g} s",
+            )
+        except CredentialError as raised:
+            error = raised
+        except Exception as raised:  # the message may hold a secret: name the type only
+            error = CredentialError(
+                kind=ErrorKind.UNKNOWN, message=f"the mint raised {type(raised).__name__}"
+            )
+        now = self._clock()
+        if error is not None:
+            self._apply(MintFailed(now, attempt, error, self._rng.random()))
+            return
+        assert minted is not None
+        expires_at: float | None = None
+        if minted.expires_in is not None:
+            expires_at = started + minted.expires_in
+        elif minted.expires_at is not None:
+            expires_at = now + (minted.expires_at - self._wall_clock())
+        self._apply(MintSucceeded(now, attempt, minted.value, expires_at, self._rng.random()))
+
+    async def _run_timer(self) -> None:
+        while True:
+            wake = self._state.wake_at
+            with anyio.CancelScope(deadline=math.inf if wake is None else wake) as scope:
+                self._timer = scope
+                await anyio.sleep_forever()
+            self._timer = None
+            if self._clock() >= scope.deadline:
+                self._apply(Tick(self._clock()))
+
+
+def _fresh_copy(error: CredentialError) -> CredentialError:
+    """Each caller raises its own instance: one shared exception would collect every caller's
+    traceback."""
+    return error.with_retry_after(error.retry_after)

@@ -1,0 +1,82 @@
+"""Where the core's notices go: a ``Reporter`` the application plugs in, and stdlib logging.
+
+Notices are plain facts (a mint started, the breaker opened, a token expired) and never carry a
+secret, so they can be handed to any telemetry system as they are. Logging goes to
+``mintgate.shell`` with only a ``NullHandler``: the application decides where it ends up.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+import attrs
+
+from mintgate.policy import Notice, NoticeKind
+
+__all__ = ["ProviderStatistics", "Reporter", "log"]
+
+log = logging.getLogger("mintgate.shell")
+log.addHandler(logging.NullHandler())
+
+_LEVELS = {
+    NoticeKind.MINT_FAILED: logging.WARNING,
+    NoticeKind.BREAKER_OPENED: logging.WARNING,
+    NoticeKind.TOKEN_EXPIRED: logging.WARNING,
+    NoticeKind.CREDENTIAL_DEAD: logging.ERROR,
+}
+
+
+class Reporter(Protocol):
+    """Receives every notice of every step, with the credential's name. Must not block."""
+
+    def notice(self, credential: str, notice: Notice) -> None: ...
+
+
+def log_notice(credential: str, notice: Notice) -> None:
+    """Log one notice at a level that fits it (failures warn, a dead credential is an error)."""
+    level = _LEVELS.get(notice.kind, logging.DEBUG)
+    if not log.isEnabledFor(level):
+        return
+    details = []
+    if notice.attempt is not None:
+        details.append(f"attempt={notice.attempt}")
+    if notice.reason is not None:
+        details.append(f"reason={notice.reason.value}")
+    if notice.generation is not None:
+        details.append(f"generation={notice.generation}")
+    if notice.when is not None:
+        details.append(f"when={notice.when:.3f}")
+    if notice.error is not None:
+        details.append(f"error={notice.error}")
+    log.log(level, "%s: %s %s", credential, notice.kind.value, " ".join(details))
+
+
+@attrs.frozen
+class ProviderStatistics:
+    """A snapshot of one provider, for dashboards and health checks. Holds no secret.
+
+    Attributes:
+        name: The credential's name.
+        generation: The generation of the newest token installed (0 before the first).
+        seconds_to_expiry: Seconds until the current token expires, None without one or for a
+            token that never expires; negative once it has expired.
+        breaker: ``"closed"``, ``"open"`` or ``"half_open"`` (the cooldown is over).
+        consecutive_failures: Failed mints since the last success.
+        dead: The credential needs replacing (a reauthentication or configuration error).
+        mints_started: Mints started since the provider opened.
+        mints_succeeded: Mints that installed a token.
+        mints_failed: Mints that failed (timeouts included).
+        served_stale: Callers served a token inside its stale grace.
+    """
+
+    name: str
+    generation: int
+    seconds_to_expiry: float | None
+    breaker: str
+    consecutive_failures: int
+    dead: bool
+    mints_started: int
+    mints_succeeded: int
+    mints_failed: int
+    served_stale: int

@@ -1,0 +1,217 @@
+"""The shell in virtual time (trio's MockClock): the scenarios issue 3 names.
+
+Every test here runs on trio with a fresh MockClock (autojump): hours pass in milliseconds.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import anyio
+import pytest
+
+from mintgate.policy import CredentialError, ErrorKind, Notice, NoticeKind, RefreshConfig, Token
+from mintgate.policy.testing import outage_attempt_bound
+from mintgate.shell import Minted, RefreshingProvider
+
+from .fakes import FakeMint, unavailable
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend(virtual_time: Any) -> Any:
+    return virtual_time
+
+
+class Notices:
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, Notice]] = []
+
+    def notice(self, credential: str, notice: Notice) -> None:
+        self.seen.append((credential, notice))
+
+    def kinds(self) -> list[NoticeKind]:
+        return [n.kind for _, n in self.seen]
+
+
+async def test_a_day_of_one_hour_tokens_is_24_mints_each_at_its_refresh_point() -> None:
+    mint = FakeMint(lifetime=3600.0, latency=0.05)
+    notices = Notices()
+    async with RefreshingProvider(mint, reporter=notices, rng=random.Random(1)) as provider:
+        await provider.token()
+        while provider.statistics().generation < 24:
+            await anyio.sleep(60.0)  # a caller every minute, all day
+            await provider.token()
+        assert mint.calls == 24
+    points = [n.when for _, n in notices.seen if n.kind is NoticeKind.REFRESH_SCHEDULED]
+    assert len(points) == 24
+    # Each background mint started exactly at the jittered refresh point of the token before.
+    assert mint.started_at[1:] == pytest.approx(points[:23], abs=1e-9)
+    gaps = [b - a for a, b in zip(mint.started_at, mint.started_at[1:], strict=False)]
+    assert all(0.7 * 3600 <= gap <= 0.8 * 3600 for gap in gaps)
+    assert len({round(gap, 3) for gap in gaps}) > 1  # jittered, not in step
+
+
+async def test_cold_start_with_10000_callers_makes_one_mint_and_serves_all() -> None:
+    mint = FakeMint(latency=0.05)
+    served: list[Token[str]] = []
+    async with RefreshingProvider(mint) as provider, anyio.create_task_group() as tg:
+        for _ in range(10_000):
+            tg.start_soon(lambda: _collect(provider, served))
+    assert mint.calls == 1
+    assert len(served) == 10_000
+    assert {t.generation for t in served} == {1}
+
+
+async def _collect(provider: RefreshingProvider[str], into: list[Token[str]]) -> None:
+    into.append(await provider.token())
+
+
+async def test_a_20_minute_outage_before_the_refresh_point_reaches_no_caller() -> None:
+    mint = FakeMint(lifetime=3600.0)
+    notices = Notices()
+    config = RefreshConfig()
+    async with RefreshingProvider(mint, config=config, reporter=notices) as provider:
+        await provider.token()
+        start = anyio.current_time()
+        outage = (start + 2400.0, start + 2400.0 + 1200.0)  # before the refresh point (>= 2520 s)
+        mint.fail = lambda _: (
+            unavailable(0) if outage[0] <= anyio.current_time() < outage[1] else None
+        )
+        first = provider.current()
+        assert first is not None
+        assert first.expires_at is not None
+        usable_until = first.expires_at - config.skew
+        errors: list[float] = []
+        calls_before = mint.calls
+        while anyio.current_time() < outage[1] + 400:
+            try:
+                await provider.token()
+            except CredentialError:
+                errors.append(anyio.current_time())
+            await anyio.sleep(1.0)
+        # No caller error while the cached token was usable (stale_grace is 0 by default, so
+        # callers are refused between its end and the next probe, and only then).
+        assert errors
+        assert min(errors) >= usable_until
+        opened = [n.at for _, n in notices.seen if n.kind is NoticeKind.BREAKER_OPENED]
+        attempts = mint.calls - calls_before
+        assert opened, "the outage was long enough to open the breaker"
+        assert attempts <= outage_attempt_bound(config, outage[1] - opened[0]) + 1  # + recovery
+        assert provider.statistics().breaker == "closed"
+
+
+async def test_expired_token_and_failing_mint_100_callers_one_attempt_one_error() -> None:
+    mint = FakeMint(lifetime=100.0)
+    async with RefreshingProvider(mint, config=RefreshConfig(breaker_threshold=100)) as provider:
+        await provider.token()
+        mint.fail = unavailable
+        await anyio.sleep(1000.0)  # past expiry; the background retries ran and failed
+        calls_before = mint.calls
+        errors: list[BaseException] = []
+
+        async def caller() -> None:
+            try:
+                await provider.token()
+            except CredentialError as error:
+                errors.append(error)
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(100):
+                tg.start_soon(caller)
+    assert mint.calls - calls_before == 1
+    assert len(errors) == 100
+    assert len({id(e) for e in errors}) == 100  # each caller raises its own instance
+    assert all(e == errors[0] for e in errors)
+    assert errors[0].kind is ErrorKind.UNAVAILABLE  # type: ignore[attr-defined]
+
+
+async def test_a_hung_mint_is_cut_at_mint_timeout_and_retried() -> None:
+    mint = FakeMint(lifetime=3600.0)
+    mint.fail = lambda call: "hang" if call == 1 else None
+    config = RefreshConfig(mint_timeout=10.0)
+    async with RefreshingProvider(mint, config=config) as provider:
+        start = anyio.current_time()
+        with pytest.raises(CredentialError) as caught:
+            await provider.token()
+        assert caught.value.kind is ErrorKind.TIMEOUT
+        assert anyio.current_time() - start == pytest.approx(10.0)
+        token = await provider.token()  # the next caller starts the next attempt
+        assert token.generation == 1
+        assert mint.calls == 2
+
+
+async def test_a_burst_of_401s_forces_one_mint() -> None:
+    mint = FakeMint()
+    async with RefreshingProvider(mint) as provider:
+        first = await provider.token()
+        for _ in range(50):
+            await provider.invalidate(first)
+        second = await provider.token()
+        for _ in range(50):
+            await provider.invalidate(first)  # late 401s for the old token change nothing
+        assert second.generation == 2
+        assert mint.calls == 2
+        assert (await provider.token()) == second
+
+
+async def test_subscribers_see_rotations_and_a_slow_one_skips_to_the_newest() -> None:
+    mint = FakeMint(lifetime=100.0)
+    config = RefreshConfig(floor=10.0)
+    seen_fast: list[int] = []
+    async with RefreshingProvider(mint, config=config) as provider:
+        fast = provider.subscribe()
+        slow = provider.subscribe()
+        await provider.token()
+
+        async def read_fast() -> None:
+            async for token in fast:
+                seen_fast.append(token.generation)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(read_fast)
+            await anyio.sleep(400.0)  # about five rotations
+            newest = provider._state.generation
+            assert (await slow.__anext__()).generation == newest  # skipped to the latest
+            tg.cancel_scope.cancel()
+    assert seen_fast == list(range(1, len(seen_fast) + 1))
+    assert len(seen_fast) >= 5
+
+
+async def test_shutdown_with_a_mint_in_flight_cancels_it_and_rejects_the_waiter() -> None:
+    mint = FakeMint()
+    mint.fail = lambda _: "hang"
+    outcome: list[object] = []
+
+    async def waiter(provider: RefreshingProvider[str]) -> None:
+        try:
+            await provider.token()
+        except CredentialError as error:
+            outcome.append(error.kind)
+
+    async with anyio.create_task_group() as outer:
+        async with RefreshingProvider(mint, config=RefreshConfig(mint_timeout=1e6)) as provider:
+            outer.start_soon(waiter, provider)
+            await anyio.sleep(5.0)
+            assert mint.in_flight == 1
+        # Leaving the block cancelled the mint; the parked caller is told, not left hanging.
+        assert mint.in_flight == 0
+    assert outcome == [ErrorKind.UNAVAILABLE]
+    with pytest.raises(RuntimeError, match="inside 'async with'"):
+        await provider.token()
+
+
+async def test_a_mint_that_raises_anything_else_is_a_retryable_unknown_without_its_message() -> (
+    None
+):
+    async def leaky() -> Minted[str]:
+        raise RuntimeError("secret=hunter2 in the exception text")
+
+    async with RefreshingProvider(leaky) as provider:
+        with pytest.raises(CredentialError) as caught:
+            await provider.token()
+    assert caught.value.kind is ErrorKind.UNKNOWN
+    assert "RuntimeError" in caught.value.message
+    assert "hunter2" not in str(caught.value)
