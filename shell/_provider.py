@@ -126,18 +126,28 @@ def _not_open() -> float:
     raise RuntimeError("use RefreshingProvider inside 'async with' (it owns background work)")
 
 
-def _loop_clock() -> Callable[[], float]:
-    """The running loop's clock, the one anyio's deadlines use, as a direct function.
+def _loop_clock() -> tuple[Callable[[], float], float]:
+    """The running loop's clock, the one anyio's deadlines use, as ``raw() + offset``.
 
-    ``anyio.current_time()`` looks the backend up on every call; the hot path cannot afford
-    that, so the clock function is taken once, when the provider opens.
+    ``anyio.current_time()`` looks the backend up on every call, and even the loops' own
+    functions wrap a C clock in Python calls; the hot path cannot afford either. When the loop
+    runs on its standard clock (trio's ``SystemClock``: ``offset + perf_counter()``; asyncio's
+    ``BaseEventLoop.time``: ``monotonic()``), the C function is used directly with the same
+    offset, so the reading is identical. Any other clock (trio's ``MockClock``, uvloop) is
+    called as the loop defines it.
     """
     library = sniffio.current_async_library()
     if library == "trio":
-        return trio.current_time
+        clock = trio.lowlevel.current_clock()
+        if type(clock).__name__ == "SystemClock" and type(clock).__module__.startswith("trio"):
+            return time.perf_counter, float(clock.offset)  # type: ignore[attr-defined]
+        return trio.current_time, 0.0
     if library == "asyncio":
-        return asyncio.get_running_loop().time
-    return anyio.current_time
+        loop = asyncio.get_running_loop()
+        if type(loop).time is asyncio.BaseEventLoop.time:
+            return time.monotonic, 0.0
+        return loop.time, 0.0
+    return anyio.current_time, 0.0
 
 
 class RefreshingProvider(Generic[V]):
@@ -176,7 +186,8 @@ class RefreshingProvider(Generic[V]):
         self._rng = random.Random() if rng is None else rng
         self._wall_clock = wall_clock
         self._state: PolicyState[V] = PolicyState.initial()
-        self._clock: Callable[[], float] = _not_open
+        self._raw_clock: Callable[[], float] = _not_open
+        self._clock_offset = 0.0
         self._task_group: anyio.abc.TaskGroup | None = None
         self._timer: anyio.CancelScope | None = None
         self._flight: _Flight[V] | None = None
@@ -188,7 +199,7 @@ class RefreshingProvider(Generic[V]):
     async def __aenter__(self) -> Self:
         if self._task_group is not None:
             raise RuntimeError("this RefreshingProvider is already open")
-        self._clock = _loop_clock()
+        self._raw_clock, self._clock_offset = _loop_clock()
         task_group = anyio.create_task_group()
         await task_group.__aenter__()
         self._task_group = task_group
@@ -210,7 +221,7 @@ class RefreshingProvider(Generic[V]):
             self._close()
 
     def _close(self) -> None:
-        self._clock = _not_open
+        self._raw_clock, self._clock_offset = _not_open, 0.0
         self._task_group = None
         self._timer = None
         flight, self._flight = self._flight, None
@@ -236,7 +247,7 @@ class RefreshingProvider(Generic[V]):
             RuntimeError: The provider is not open.
         """
         state = self._state
-        if self._clock() < state.quiet_until:
+        if self._raw_clock() + self._clock_offset < state.quiet_until:
             return state.serve.token  # type: ignore[union-attr]  # quiet_until > -inf: serve is set
         return await self._token_slow()
 
@@ -249,8 +260,8 @@ class RefreshingProvider(Generic[V]):
 
     def current(self) -> Token[V] | None:
         """The usable token now, or None; never waits and never starts a mint."""
-        state = self._state
-        return state.token if state.usable(self._clock()) else None
+        state = self._state  # usable_until is -inf without a usable token
+        return state.token if self._raw_clock() + self._clock_offset < state.usable_until else None
 
     async def invalidate(self, token: Token[V]) -> None:
         """Report that downstream rejected ``token`` (a 401): its generation is never served
@@ -292,6 +303,10 @@ class RefreshingProvider(Generic[V]):
 
     # -- the shell's work --------------------------------------------------------------------
 
+    def _clock(self) -> float:
+        """The loop's time, on the clock the core's events and anyio's deadlines use."""
+        return self._raw_clock() + self._clock_offset
+
     async def _token_slow(self) -> Token[V]:
         result = self._apply(Demand(self._clock()))
         reply = result.reply
@@ -327,8 +342,11 @@ class RefreshingProvider(Generic[V]):
             self._resolve(result.resolve)
         if result.start_mint is not None:
             self._start(result.start_mint, event.now)
-        if self._timer is not None:
-            self._timer.deadline = math.inf if result.wake_at is None else result.wake_at
+        timer = self._timer
+        if timer is not None:
+            deadline = math.inf if result.wake_at is None else result.wake_at
+            if timer.deadline != deadline:  # setting it re-registers the deadline with the loop
+                timer.deadline = deadline
         return result
 
     def _resolve(self, resolution: Serve[V] | Reject) -> None:

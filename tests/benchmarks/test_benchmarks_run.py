@@ -40,3 +40,14 @@ def test_the_trace_is_a_valid_history_with_every_kind_of_event() -> None:
     trace, mix = step_throughput.record_trace(20_000, seed=3)
     assert len(trace) == 20_000
     assert {"demand", "tick", "mint succeeded", "mint failed", "invalidate"} <= set(mix)
+
+
+token_latency = _load("token_latency")
+
+
+def test_token_latency_prints_its_figures(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["--calls", "500", "--repeats", "1", "--callers", "50", "--providers", "5"]
+    assert token_latency.main(args) == 0
+    out = capsys.readouterr().out
+    for label in ("token()", "aget()", "current()", "cold start", "mints 1", "bare event", "KiB"):
+        assert label in out

@@ -171,3 +171,16 @@ async def test_a_mint_returning_the_wrong_type_is_a_clear_failure() -> None:
     async with RefreshingProvider(wrong) as provider:
         with pytest.raises(CredentialError, match="TypeError"):
             await provider.token()
+
+
+@pytest.mark.parametrize("backend", ["trio", "asyncio"])
+def test_the_provider_reads_the_loops_own_clock_on_the_real_clocks(backend: str) -> None:
+    """The hot path reads the C clock directly; it must equal what the loop's deadlines use."""
+
+    async def check() -> None:
+        async with RefreshingProvider(FakeMint(latency=0.0)) as provider:
+            for _ in range(100):
+                ours, loops = provider._clock(), anyio.current_time()
+                assert 0 <= loops - ours < 0.01
+
+    anyio.run(check, backend=backend)
