@@ -8,8 +8,7 @@ import pytest
 from hypothesis import given
 
 from mintgate.policy import RefreshConfig
-
-from .strategies import configs
+from mintgate.shell.strategies import configs
 
 
 def test_defaults_are_the_contracts() -> None:

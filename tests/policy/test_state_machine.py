@@ -36,8 +36,7 @@ from mintgate.policy import (
 )
 from mintgate.policy._machine import _dispatch
 from mintgate.policy.testing import InvariantChecker, Script
-
-from .strategies import configs, delays, draws, lifetimes
+from mintgate.shell.strategies import configs, delays, draws, lifetimes
 
 RETRYABLE = [ErrorKind.UNAVAILABLE, ErrorKind.TIMEOUT, ErrorKind.RATE_LIMITED, ErrorKind.UNKNOWN]
 errors = st.builds(

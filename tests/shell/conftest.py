@@ -13,9 +13,3 @@ def anyio_backend(request: pytest.FixtureRequest) -> Any:
     if request.param == "trio":
         return ("trio", {"clock": trio.testing.MockClock(autojump_threshold=0)})
     return "asyncio"
-
-
-@pytest.fixture
-def virtual_time() -> Any:
-    """Trio with a fresh MockClock that jumps whenever every task is blocked."""
-    return ("trio", {"clock": trio.testing.MockClock(autojump_threshold=0)})

@@ -13,8 +13,7 @@ from returns.result import Failure, Success
 
 from mintgate.policy import CredentialError, ErrorKind, Notice, NoticeKind, RefreshConfig
 from mintgate.shell import Minted, RefreshingProvider
-
-from .fakes import FakeMint
+from mintgate.shell.testing import FakeMint
 
 pytestmark = pytest.mark.anyio
 

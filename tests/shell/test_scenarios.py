@@ -14,15 +14,14 @@ import pytest
 from mintgate.policy import CredentialError, ErrorKind, Notice, NoticeKind, RefreshConfig, Token
 from mintgate.policy.testing import outage_attempt_bound
 from mintgate.shell import Minted, RefreshingProvider
-
-from .fakes import FakeMint, unavailable
+from mintgate.shell.testing import HANG, FakeMint, unavailable
 
 pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-def anyio_backend(virtual_time: Any) -> Any:
-    return virtual_time
+def anyio_backend(virtual_time_backend: Any) -> Any:
+    return virtual_time_backend
 
 
 class Notices:
@@ -77,7 +76,7 @@ async def test_a_20_minute_outage_before_the_refresh_point_reaches_no_caller() -
         await provider.token()
         start = anyio.current_time()
         outage = (start + 2400.0, start + 2400.0 + 1200.0)  # before the refresh point (>= 2520 s)
-        mint.fail = lambda _: (
+        mint.outcome = lambda _: (
             unavailable(0) if outage[0] <= anyio.current_time() < outage[1] else None
         )
         first = provider.current()
@@ -107,7 +106,7 @@ async def test_expired_token_and_failing_mint_100_callers_one_attempt_one_error(
     mint = FakeMint(lifetime=100.0)
     async with RefreshingProvider(mint, config=RefreshConfig(breaker_threshold=100)) as provider:
         await provider.token()
-        mint.fail = unavailable
+        mint.outcome = unavailable
         await anyio.sleep(1000.0)  # past expiry; the background retries ran and failed
         calls_before = mint.calls
         errors: list[BaseException] = []
@@ -130,7 +129,7 @@ async def test_expired_token_and_failing_mint_100_callers_one_attempt_one_error(
 
 async def test_a_hung_mint_is_cut_at_mint_timeout_and_retried() -> None:
     mint = FakeMint(lifetime=3600.0)
-    mint.fail = lambda call: "hang" if call == 1 else None
+    mint.outcome = lambda call: HANG if call == 1 else None
     config = RefreshConfig(mint_timeout=10.0)
     async with RefreshingProvider(mint, config=config) as provider:
         start = anyio.current_time()
@@ -182,7 +181,7 @@ async def test_subscribers_see_rotations_and_a_slow_one_skips_to_the_newest() ->
 
 async def test_shutdown_with_a_mint_in_flight_cancels_it_and_rejects_the_waiter() -> None:
     mint = FakeMint()
-    mint.fail = lambda _: "hang"
+    mint.outcome = lambda _: HANG
     outcome: list[object] = []
 
     async def waiter(provider: RefreshingProvider[str]) -> None:

@@ -24,8 +24,7 @@ from hypothesis import strategies as st
 
 from mintgate.policy import CredentialError, ErrorKind, RefreshConfig, Token
 from mintgate.shell import Minted, RefreshingProvider
-
-from ..policy.strategies import configs
+from mintgate.shell.strategies import configs
 
 ERRORS = [
     ErrorKind.UNAVAILABLE,

@@ -1,0 +1,104 @@
+"""Test your own configuration and mint the way mintgate tests its own.
+
+- :class:`FakeMint`: a scripted mint with latency, lifetimes, failures and hangs, that records
+  every call and the most mints it saw in flight at once.
+- The core's tools, re-exported: :class:`Script` (drive the pure core by hand),
+  :class:`InvariantChecker` (the contract's invariants as a reusable check),
+  :func:`outage_attempt_bound`, :func:`check_scenario`.
+- Hypothesis strategies live in :mod:`mintgate.shell.strategies` (``pip install
+  'mintgate[testing]'``); pytest fixtures come from the plugin :mod:`mintgate.shell.pytest_plugin`,
+  which pytest loads by itself once mintgate is installed.
+
+See ``docs/testing.md`` for a complete example.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import anyio
+
+from mintgate.policy import CredentialError, ErrorKind
+from mintgate.policy.testing import (
+    InvariantChecker,
+    InvariantViolation,
+    Script,
+    check_scenario,
+    outage_attempt_bound,
+)
+from mintgate.shell._provider import Minted
+
+__all__ = [
+    "HANG",
+    "FakeMint",
+    "InvariantChecker",
+    "InvariantViolation",
+    "Outcome",
+    "Script",
+    "check_scenario",
+    "outage_attempt_bound",
+    "unavailable",
+]
+
+HANG = "hang"
+"""An outcome: the mint never answers (the provider's ``mint_timeout`` must cut it)."""
+
+Outcome = CredentialError | str | None
+"""What one call of a :class:`FakeMint` does: succeed (None), raise the error, or ``HANG``."""
+
+
+def unavailable(call: int = 0) -> CredentialError:
+    """The error of a token endpoint that answers 503 (usable as ``FakeMint.outcome``)."""
+    return CredentialError(kind=ErrorKind.UNAVAILABLE, message="token endpoint answered HTTP 503")
+
+
+class FakeMint:
+    """A scripted ``async def mint() -> Minted[str]`` for tests.
+
+    Each call sleeps ``latency`` seconds (on the loop's clock, so virtual time works) and then
+    does what ``outcome(call_number)`` says: returns a token ``"token-N"`` living ``lifetime``
+    seconds (None: never expires), raises the ``CredentialError`` it returns, or hangs.
+
+    Args:
+        lifetime: Lifetime of each token, from when the mint started.
+        latency: Seconds each call takes.
+        outcome: Call number (1, 2, ...) -> outcome; None always succeeds. Replace it at any
+            time to start or end an outage.
+
+    Attributes:
+        calls: Calls so far. ``started_at``: the loop time each call started.
+        in_flight: Calls running now. ``max_in_flight``: the most ever running at once (a
+            single-flight check: it must stay 1).
+    """
+
+    def __init__(
+        self,
+        *,
+        lifetime: float | None = 3600.0,
+        latency: float = 0.05,
+        outcome: Callable[[int], Outcome] | None = None,
+    ) -> None:
+        self.lifetime = lifetime
+        self.latency = latency
+        self.outcome = outcome
+        self.calls = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.started_at: list[float] = []
+
+    async def __call__(self) -> Minted[str]:
+        self.calls += 1
+        call = self.calls
+        self.started_at.append(anyio.current_time())
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            outcome = None if self.outcome is None else self.outcome(call)
+            if outcome == HANG:
+                await anyio.sleep_forever()
+            await anyio.sleep(self.latency)
+            if isinstance(outcome, CredentialError):
+                raise outcome
+            return Minted(f"token-{call}", expires_in=self.lifetime)
+        finally:
+            self.in_flight -= 1

@@ -1,0 +1,3 @@
+"""Test-suite-wide plugins: pytester runs the documented examples as a user's suite would."""
+
+pytest_plugins = ["pytester"]
