@@ -3,7 +3,9 @@
 - ``fake_mint``: a fresh :class:`mintgate.shell.testing.FakeMint` (1-hour tokens, 50 ms).
 - ``virtual_clock``: a fresh trio ``MockClock`` that jumps ahead whenever every task is blocked,
   so an hour of token refreshes runs in milliseconds.
-- ``virtual_time_backend``: anyio's backend spec for trio on that clock. Use it as your
+- ``virtual_asyncio_backend``: the same for asyncio, on a
+  :class:`~mintgate.shell.testing.VirtualTimeEventLoop`.
+- ``virtual_time_backend``: anyio's backend spec for trio on that clock. Use either as your
   ``anyio_backend``::
 
       @pytest.fixture
@@ -20,7 +22,7 @@ from typing import Any
 import pytest
 import trio.testing
 
-from mintgate.shell.testing import FakeMint
+from mintgate.shell.testing import FakeMint, VirtualTimeEventLoop
 
 
 @pytest.fixture
@@ -39,3 +41,9 @@ def virtual_clock() -> trio.testing.MockClock:
 def virtual_time_backend(virtual_clock: trio.testing.MockClock) -> tuple[str, dict[str, Any]]:
     """``("trio", {"clock": virtual_clock})``, the anyio backend for tests in virtual time."""
     return ("trio", {"clock": virtual_clock})
+
+
+@pytest.fixture
+def virtual_asyncio_backend() -> tuple[str, dict[str, Any]]:
+    """``("asyncio", {"loop_factory": VirtualTimeEventLoop})``: asyncio in virtual time."""
+    return ("asyncio", {"loop_factory": VirtualTimeEventLoop})

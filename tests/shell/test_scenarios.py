@@ -1,6 +1,7 @@
-"""The shell in virtual time (trio's MockClock): the scenarios issue 3 names.
+"""The shell in virtual time: the scenarios issue 3 names, on trio and on asyncio.
 
-Every test here runs on trio with a fresh MockClock (autojump): hours pass in milliseconds.
+Every test runs twice: on trio with a fresh MockClock (autojump), and on asyncio with a fresh
+VirtualTimeEventLoop. Hours pass in milliseconds.
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ from mintgate.shell.testing import HANG, FakeMint, unavailable
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend(virtual_time_backend: Any) -> Any:
-    return virtual_time_backend
+@pytest.fixture(params=["trio", "asyncio"])
+def anyio_backend(
+    request: pytest.FixtureRequest, virtual_time_backend: Any, virtual_asyncio_backend: Any
+) -> Any:
+    return virtual_time_backend if request.param == "trio" else virtual_asyncio_backend
 
 
 class Notices:
