@@ -217,3 +217,37 @@ async def test_a_mint_that_raises_anything_else_is_a_retryable_unknown_without_i
     assert caught.value.kind is ErrorKind.UNKNOWN
     assert "RuntimeError" in caught.value.message
     assert "hunter2" not in str(caught.value)
+
+
+async def test_a_waiter_cancelled_while_parked_disturbs_neither_the_mint_nor_the_others() -> None:
+    mint = FakeMint(latency=5.0)
+    served: list[Token[str]] = []
+    async with RefreshingProvider(mint) as provider:
+        async with anyio.create_task_group() as tg:
+            with anyio.CancelScope() as impatient:
+                tg.start_soon(_collect, provider, served)  # parks on the cold mint
+                await anyio.sleep(1.0)
+                impatient.cancel()
+            with anyio.move_on_after(1.0):  # a caller that gives up while parked
+                await provider.token()
+            tg.start_soon(_collect, provider, served)
+        assert mint.calls == 1  # the cancellations started nothing and stopped nothing
+        assert [t.generation for t in served] == [1, 1]
+        assert provider._state.in_flight is None
+        assert (await provider.token()).generation == 1
+
+
+async def test_an_abandoned_subscription_is_not_kept_alive() -> None:
+    import gc
+    import weakref
+
+    mint = FakeMint(lifetime=100.0)
+    async with RefreshingProvider(mint, config=RefreshConfig(floor=10.0)) as provider:
+        subscription = provider.subscribe()
+        ref = weakref.ref(subscription)
+        del subscription
+        gc.collect()
+        assert ref() is None
+        await provider.token()
+        await anyio.sleep(300.0)  # rotations with nobody listening
+        assert len(provider._subscriptions) == 0
