@@ -30,6 +30,18 @@ def test_the_readme_example_runs_and_its_comments_are_true() -> None:
     assert printed[2].startswith("Serve(token=Token(")
 
 
+def test_the_readme_embedding_example_runs_on_both_backends() -> None:
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.DOTALL)
+    assert len(blocks) == 2
+    code = blocks[1]
+    for backend in ("asyncio", "trio"):
+        variant = code.replace("anyio.run(main)", f"anyio.run(main, backend={backend!r})")
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            exec(compile(variant, str(README), "exec"), {})
+        assert out.getvalue().strip() == "1 closed"
+
+
 def test_the_readme_shows_the_two_commands_ci_runs() -> None:
     text = README.read_text(encoding="utf-8")
     assert "python3 tasks.py demo" in text

@@ -6,7 +6,9 @@ VirtualTimeEventLoop. Hours pass in milliseconds.
 
 from __future__ import annotations
 
+import gc
 import random
+import weakref
 from typing import Any
 
 import anyio
@@ -238,9 +240,6 @@ async def test_a_waiter_cancelled_while_parked_disturbs_neither_the_mint_nor_the
 
 
 async def test_an_abandoned_subscription_is_not_kept_alive() -> None:
-    import gc
-    import weakref
-
     mint = FakeMint(lifetime=100.0)
     async with RefreshingProvider(mint, config=RefreshConfig(floor=10.0)) as provider:
         subscription = provider.subscribe()
