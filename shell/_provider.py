@@ -221,20 +221,19 @@ class RefreshingProvider(Generic[V]):
             self._close()
 
     def _close(self) -> None:
-        self._raw_clock, self._clock_offset = _not_open, 0.0
-        self._task_group = None
         self._timer = None
-        flight, self._flight = self._flight, None
-        if flight is not None:  # callers parked on a mint the shutdown cancelled
-            flight.result = Reject(
-                CredentialError(kind=ErrorKind.UNAVAILABLE, message="the provider was closed")
+        in_flight = self._state.in_flight
+        if in_flight is not None:
+            # The shutdown cancelled this mint: tell the core, which resolves its waiters (with
+            # the token if one is still usable) and no longer counts a mint in flight.
+            error = CredentialError(
+                kind=ErrorKind.UNAVAILABLE, message="the mint was cancelled: the provider closed"
             )
-            flight.done.set()
+            self._apply(MintFailed(self._clock(), in_flight.attempt, error, self._rng.random()))
         for subscription in list(self._subscriptions):
             subscription.offer(None)
-        # A mint cancelled mid-flight never reported: the next opening starts clean of it.
-        if self._state.in_flight is not None:
-            self._state = attrs.evolve(self._state, in_flight=None, in_flight_since=None)
+        self._raw_clock, self._clock_offset = _not_open, 0.0
+        self._task_group = None
 
     # -- the public surface ------------------------------------------------------------------
 

@@ -205,6 +205,10 @@ async def test_shutdown_with_a_mint_in_flight_cancels_it_and_rejects_the_waiter(
     assert outcome == [ErrorKind.UNAVAILABLE]
     with pytest.raises(RuntimeError, match="inside 'async with'"):
         await provider.token()
+    # The core was told the mint ended: opened again, the provider mints as usual.
+    mint.outcome = None
+    async with provider:
+        assert (await provider.token()).value == "token-2"
 
 
 async def test_a_mint_that_raises_anything_else_is_a_retryable_unknown_without_its_message() -> (
