@@ -124,6 +124,8 @@ def test_retry_after_header_names_are_case_insensitive() -> None:
         (formatdate(NOW - 600, usegmt=True), 0.0),
         ("Sun, 06 Nov 1994 08:49:37", None),  # no zone: not an HTTP-date
         ("99999999", RETRY_AFTER_CAP),
+        ("²", None),  # a Unicode digit that str.isdigit() accepts and float() refuses
+        ("١٢", None),  # Arabic-Indic digits: not delta-seconds either
     ],
 )
 def test_parse_retry_after(value: str | None, seconds: float | None) -> None:
