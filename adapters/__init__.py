@@ -1,4 +1,11 @@
 """mintgate's adapters: the effects (HTTP mints, stores, locks, telemetry) that plug into the shell.
 
-Empty until the adapter issues land; the package exists so the layout and packaging are final.
+So far: strict parsing of OAuth2 token responses (``parse_token_response``). The httpx mints and
+``BearerAuth`` come with the rest of issue 4.
 """
+
+from mintgate.adapters._token_response import DEFAULT_LIFETIME as DEFAULT_LIFETIME
+from mintgate.adapters._token_response import MAX_BODY_BYTES as MAX_BODY_BYTES
+from mintgate.adapters._token_response import MAX_LIFETIME as MAX_LIFETIME
+from mintgate.adapters._token_response import TokenResponse as TokenResponse
+from mintgate.adapters._token_response import parse_token_response as parse_token_response
