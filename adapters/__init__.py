@@ -1,9 +1,12 @@
 """mintgate's adapters: the effects (HTTP mints, stores, locks, telemetry) that plug into the shell.
 
-So far: strict parsing of OAuth2 token responses (``parse_token_response``). The httpx mints and
-``BearerAuth`` come with the rest of issue 4.
+So far: strict parsing of OAuth2 token responses (``parse_token_response``) and the
+client-credentials mint over httpx (``ClientCredentials``, ``ClientCredentialsMint``). The refresh
+grant, private-key JWT and ``BearerAuth`` come with the rest of issue 4.
 """
 
+from mintgate.adapters._oauth2 import ClientCredentials as ClientCredentials
+from mintgate.adapters._oauth2 import ClientCredentialsMint as ClientCredentialsMint
 from mintgate.adapters._token_response import DEFAULT_LIFETIME as DEFAULT_LIFETIME
 from mintgate.adapters._token_response import MAX_BODY_BYTES as MAX_BODY_BYTES
 from mintgate.adapters._token_response import MAX_LIFETIME as MAX_LIFETIME

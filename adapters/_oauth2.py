@@ -1,0 +1,216 @@
+"""OAuth2 client-credentials mints over httpx (RFC 6749 section 4.4), for ``RefreshingProvider``.
+
+The mint is the small, dangerous edge: it holds a client secret and talks to a server. So it
+insists on ``https`` (loopback excepted, for tests and sidecars), never follows a redirect with
+credentials, always has a timeout, reads at most a bounded body, and hands everything the server
+said to the strict parser, which names what was wrong without echoing a secret.
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import time
+from collections.abc import Callable, Mapping
+from types import TracebackType
+from typing import Literal, Self
+from urllib.parse import quote, urlsplit
+
+import attrs
+import httpx
+from returns.result import Failure
+
+from mintgate.adapters._token_response import (
+    DEFAULT_LIFETIME,
+    MAX_BODY_BYTES,
+    parse_token_response,
+)
+from mintgate.policy import CredentialError, ErrorKind
+from mintgate.shell import Minted
+
+__all__ = ["ClientCredentials", "ClientCredentialsMint"]
+
+AuthMethod = Literal["client_secret_basic", "client_secret_post"]
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_token_url(url: str, *, allow_insecure_http: bool) -> str:
+    """The token URL, if it is safe to send credentials to; else a ValueError saying why."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ValueError(f"token_url must be an absolute http(s) URL, got {url!r}")
+    if parts.username or parts.password:
+        raise ValueError("token_url must not carry credentials; use client_id and client_secret")
+    if parts.scheme == "http" and not (allow_insecure_http or _is_loopback(parts.hostname)):
+        raise ValueError(
+            f"token_url must use https (http is allowed only for loopback addresses, or with "
+            f"allow_insecure_http=True), got {url!r}"
+        )
+    return url
+
+
+@attrs.frozen
+class ClientCredentials:
+    """How to ask a token endpoint for a client-credentials token. Secrets hidden from repr.
+
+    Args:
+        token_url: The token endpoint; ``https`` unless loopback or ``allow_insecure_http``.
+        client_id: The client's id.
+        client_secret: The client's secret.
+        auth_method: ``client_secret_basic`` (default; RFC 6749 section 2.3.1, id and secret
+            form-encoded then base64) or ``client_secret_post`` (in the form body).
+        scope: Space-separated scopes to ask for.
+        audience: An ``audience`` form field (Auth0 and others).
+        resource: RFC 8707 resource indicators, sent as repeated ``resource`` fields.
+        extra: More form fields.
+        timeout: Seconds for each network phase of the request (always set).
+        token_type: Required token type (case-insensitive); None accepts any.
+        default_lifetime: Seconds assumed when the response has no ``expires_in``.
+        allow_insecure_http: Allow ``http`` to a non-loopback host (never do this in production).
+    """
+
+    token_url: str
+    client_id: str
+    client_secret: str = attrs.field(repr=False)
+    auth_method: AuthMethod = "client_secret_basic"
+    scope: str | None = None
+    audience: str | None = None
+    resource: tuple[str, ...] = ()
+    extra: Mapping[str, str] = attrs.field(factory=dict)
+    timeout: float = 10.0
+    token_type: str | None = "bearer"
+    default_lifetime: float = DEFAULT_LIFETIME
+    allow_insecure_http: bool = False
+
+    def __attrs_post_init__(self) -> None:
+        check_token_url(self.token_url, allow_insecure_http=self.allow_insecure_http)
+        if not self.client_id:
+            raise ValueError("ClientCredentials.client_id must not be empty")
+        if not self.client_secret:
+            raise ValueError("ClientCredentials.client_secret must not be empty")
+        if self.auth_method not in ("client_secret_basic", "client_secret_post"):
+            raise ValueError(
+                "ClientCredentials.auth_method must be 'client_secret_basic' or "
+                f"'client_secret_post', got {self.auth_method!r}"
+            )
+        if not self.timeout > 0:
+            raise ValueError(f"ClientCredentials.timeout must be > 0 seconds, got {self.timeout!r}")
+        if not self.default_lifetime > 0:
+            raise ValueError(
+                f"ClientCredentials.default_lifetime must be > 0, got {self.default_lifetime!r}"
+            )
+
+
+class ClientCredentialsMint:
+    """``async def mint() -> Minted[str]`` for the client-credentials grant.
+
+    Pass it to ``RefreshingProvider``. It uses the ``httpx.AsyncClient`` you give it (and leaves it
+    open), or one of its own that ``aclose()`` (or ``async with``) closes.
+    """
+
+    def __init__(
+        self,
+        credentials: ClientCredentials,
+        *,
+        client: httpx.AsyncClient | None = None,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.credentials = credentials
+        self._owns_client = client is None
+        self._client = httpx.AsyncClient() if client is None else client
+        self._wall_clock = wall_clock
+
+    def __repr__(self) -> str:
+        return f"ClientCredentialsMint({self.credentials!r})"
+
+    async def aclose(self) -> None:
+        """Close the client if this mint created it."""
+        if self._owns_client:
+            await self._client.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def _form_and_headers(self) -> tuple[list[tuple[str, str]], dict[str, str]]:
+        c = self.credentials
+        form: list[tuple[str, str]] = [("grant_type", "client_credentials")]
+        if c.scope is not None:
+            form.append(("scope", c.scope))
+        if c.audience is not None:
+            form.append(("audience", c.audience))
+        form.extend(("resource", resource) for resource in c.resource)
+        form.extend(c.extra.items())
+        headers = {
+            "Accept": "application/json",
+            "Content-Type": "application/x-www-form-urlencoded",
+        }
+        if c.auth_method == "client_secret_basic":
+            pair = f"{quote(c.client_id, safe='')}:{quote(c.client_secret, safe='')}"
+            headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
+        else:
+            form += [("client_id", c.client_id), ("client_secret", c.client_secret)]
+        return form, headers
+
+    async def __call__(self) -> Minted[str]:
+        c = self.credentials
+        form, headers = self._form_and_headers()
+        try:
+            async with self._client.stream(
+                "POST",
+                c.token_url,
+                content=_encode(form),  # our own encoding: RFC 8707 repeats "resource"
+                headers=headers,
+                timeout=httpx.Timeout(c.timeout),
+                follow_redirects=False,  # never re-send credentials to where a redirect points
+            ) as response:
+                body = bytearray()
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    if len(body) > MAX_BODY_BYTES:
+                        break
+                status, response_headers = response.status_code, list(response.headers.items())
+        except httpx.TimeoutException as error:
+            raise CredentialError(
+                kind=ErrorKind.TIMEOUT,
+                message=(
+                    f"token endpoint did not answer within {c.timeout:g} s ({type(error).__name__})"
+                ),
+            ) from None
+        except httpx.TransportError as error:
+            raise CredentialError(
+                kind=ErrorKind.UNAVAILABLE,
+                message=f"could not reach the token endpoint ({type(error).__name__})",
+            ) from None
+        result = parse_token_response(
+            status,
+            response_headers,
+            bytes(body),
+            now=self._wall_clock(),
+            token_type=c.token_type,
+            default_lifetime=c.default_lifetime,
+            secrets=(c.client_secret,),
+        )
+        if isinstance(result, Failure):
+            raise result.failure()
+        token = result.unwrap()
+        return Minted(token.access_token, expires_in=token.expires_in)
+
+
+def _encode(form: list[tuple[str, str]]) -> bytes:
+    return "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in form).encode()
