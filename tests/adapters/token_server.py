@@ -40,6 +40,8 @@ class Request:
 class TokenServer:
     def __init__(self) -> None:
         self.requests: list[Request] = []
+        self.api_calls: list[str] = []  # Authorization headers seen by the protected API
+        self.valid: set[str] = set()  # tokens the protected API accepts; None: any it issued
         self.answer: Callable[[int], Answer] = lambda n: token(n=n)
         self._lock = threading.Lock()
         server = self
@@ -51,6 +53,9 @@ class TokenServer:
                 with server._lock:
                     server.requests.append(Request(self.path, dict(self.headers.items()), form))
                     answer = server.answer(len(server.requests))
+                    if answer.status == 200 and answer.body:
+                        issued = json.loads(answer.body).get("access_token")
+                        server.valid = {issued}  # the API accepts the newest token only
                 if answer.delay:
                     time.sleep(answer.delay)
                 self.send_response(answer.status)
@@ -60,12 +65,23 @@ class TokenServer:
                 self.end_headers()
                 self.wfile.write(answer.body)
 
+            def do_GET(self) -> None:
+                authorization = self.headers.get("Authorization", "")
+                with server._lock:
+                    server.api_calls.append(authorization)
+                    ok = authorization.removeprefix("Bearer ") in server.valid
+                self.send_response(200 if ok else 401)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
             def log_message(self, format: str, *args: object) -> None:
                 return
 
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._http.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._http.server_address[1]}/oauth/token"
+        base = f"http://127.0.0.1:{self._http.server_address[1]}"
+        self.url = f"{base}/oauth/token"
+        self.api_url = f"{base}/api/resource"
 
     @contextmanager
     def running(self) -> Iterator[TokenServer]:

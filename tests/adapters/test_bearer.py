@@ -1,0 +1,49 @@
+"""BearerAuth against a real loopback API that accepts only the newest token."""
+
+from __future__ import annotations
+
+import anyio
+import httpx
+import pytest
+
+from mintgate.adapters import BearerAuth, ClientCredentials, ClientCredentialsMint
+from mintgate.shell import RefreshingProvider
+
+from .token_server import TokenServer
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_requests_carry_the_token_and_a_401_burst_forces_one_refresh(
+    token_server: TokenServer,
+) -> None:
+    credentials = ClientCredentials(token_server.url, "id", "secret")
+    statuses: list[int] = []
+    async with (
+        ClientCredentialsMint(credentials) as mint,
+        RefreshingProvider(mint) as provider,
+        httpx.AsyncClient(auth=BearerAuth(provider)) as client,
+    ):
+        assert (await client.get(token_server.api_url)).status_code == 200
+        assert token_server.api_calls == ["Bearer access-1"]
+        token_server.valid = set()  # the API revokes access-1...
+
+        async def call() -> None:
+            statuses.append((await client.get(token_server.api_url)).status_code)
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(20):  # ...and 20 concurrent requests all get 401 with it
+                tg.start_soon(call)
+    assert statuses == [200] * 20  # each retried once, with the new token
+    assert len(token_server.requests) == 2  # one forced refresh for the whole burst
+    assert token_server.api_calls.count("Bearer access-2") == 20
+
+
+def test_the_sync_flow_says_to_use_the_async_client() -> None:
+    mint = ClientCredentialsMint(ClientCredentials("https://auth.example/t", "id", "secret"))
+    provider: RefreshingProvider[str] = RefreshingProvider(mint)
+    with (
+        httpx.Client(auth=BearerAuth(provider)) as client,
+        pytest.raises(RuntimeError, match=r"httpx.AsyncClient only"),
+    ):
+        client.get("https://api.example/")
