@@ -326,19 +326,21 @@ class RefreshingProvider(Generic[V]):
         """Feed one event to the core and carry out the decision."""
         result = step(self.config, self._state, event)
         self._state = result.state
+        installed = False
         for notice in result.notices:
             kind = notice.kind
             if kind is NoticeKind.SERVED_STALE:
                 self._counts["stale"] += 1
             elif kind is NoticeKind.MINT_SUCCEEDED:
                 self._counts["succeeded"] += 1
+                installed = True
             elif kind is NoticeKind.MINT_FAILED:
                 self._counts["failed"] += 1
             log_notice(self.name, notice)
             if self._reporter is not None:
                 self._reporter.notice(self.name, notice)
         if result.resolve is not None:
-            self._resolve(result.resolve)
+            self._resolve(result.resolve, installed=installed)
         if result.start_mint is not None:
             self._start(result.start_mint, event.now)
         timer = self._timer
@@ -348,9 +350,9 @@ class RefreshingProvider(Generic[V]):
                 timer.deadline = deadline
         return result
 
-    def _resolve(self, resolution: Serve[V] | Reject) -> None:
+    def _resolve(self, resolution: Serve[V] | Reject, *, installed: bool) -> None:
         flight, self._flight = self._flight, None
-        if isinstance(resolution, Serve) and resolution.token.generation == self._state.generation:
+        if installed and isinstance(resolution, Serve):  # a new token, not a stale one served
             for subscription in list(self._subscriptions):
                 subscription.offer(resolution.token)
         if flight is not None:

@@ -254,3 +254,24 @@ async def test_an_abandoned_subscription_is_not_kept_alive() -> None:
         await provider.token()
         await anyio.sleep(300.0)  # rotations with nobody listening
         assert len(provider._subscriptions) == 0
+
+
+async def test_a_failed_refresh_is_not_announced_to_subscribers_as_a_rotation() -> None:
+    mint = FakeMint(lifetime=100.0)
+    config = RefreshConfig(floor=10.0, breaker_threshold=100)
+    received: list[int] = []
+    async with RefreshingProvider(mint, config=config) as provider:
+        tokens = provider.subscribe()
+        await provider.token()
+        mint.outcome = unavailable  # every refresh fails while the token is still usable
+
+        async def read() -> None:
+            async for token in tokens:
+                received.append(token.generation)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(read)
+            await anyio.sleep(95.0)  # refresh point, then retries, all failing
+            assert mint.calls > 3
+            tg.cancel_scope.cancel()
+    assert received == [1]  # the install, once; no failed refresh re-announces it
