@@ -126,12 +126,14 @@ def parse_token_response(
         ``Success(TokenResponse)``, or ``Failure(CredentialError)`` naming what was wrong.
     """
     secrets = tuple(secrets)
-    if len(body) > MAX_BODY_BYTES:
+    oversized = len(body) > MAX_BODY_BYTES
+    if not 200 <= status < 300:  # an error: status and headers classify it, body or not
+        head = body[:MAX_BODY_BYTES]  # a cut page is still "not an OAuth2 error object"
+        return Failure(classify_http(status, headers, head, now=now, secrets=secrets))
+    if oversized:
         return _invalid(
             f"token response of {len(body)} bytes is over the {MAX_BODY_BYTES}-byte limit"
         )
-    if not 200 <= status < 300:
-        return Failure(classify_http(status, headers, body, now=now, secrets=secrets))
     content_type = _content_type(headers)
     if content_type is not None and not (
         content_type == "application/json" or content_type.endswith("+json")

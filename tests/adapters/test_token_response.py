@@ -202,3 +202,13 @@ def test_any_answer_is_a_result_and_leaks_no_secret(
         for secret in (CLIENT_SECRET, REFRESH_TOKEN):
             assert secret not in error.message
             assert secret not in repr(error)
+
+
+def test_an_oversized_error_page_is_still_classified_by_status_and_retry_after() -> None:
+    page = b"<html>" + b"x" * (MAX_BODY_BYTES + 10) + b"</html>"
+    error = error_of(
+        parse(page, status=503, headers={"Retry-After": "9", "Content-Type": "text/html"})
+    )
+    assert error.kind is ErrorKind.UNAVAILABLE
+    assert error.retry_after == 9.0
+    assert "not an OAuth2 error object" in error.message
