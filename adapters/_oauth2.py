@@ -1,4 +1,4 @@
-"""OAuth2 client-credentials mints over httpx (RFC 6749 section 4.4), for ``RefreshingProvider``.
+"""OAuth2 mints over httpx for ``RefreshingProvider``: client credentials and refresh tokens.
 
 The mint is the small, dangerous edge: it holds a client secret and talks to a server. So it
 insists on ``https`` (loopback excepted, for tests and sidecars), never follows a redirect with
@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import ipaddress
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import Literal, Self
 from urllib.parse import quote, urlsplit
@@ -23,14 +23,15 @@ from returns.result import Failure
 from mintgate.adapters._token_response import (
     DEFAULT_LIFETIME,
     MAX_BODY_BYTES,
+    TokenResponse,
     parse_token_response,
 )
 from mintgate.policy import CredentialError, ErrorKind
 from mintgate.shell import Minted
 
-__all__ = ["ClientCredentials", "ClientCredentialsMint"]
+__all__ = ["ClientCredentials", "ClientCredentialsMint", "RefreshTokenMint"]
 
-AuthMethod = Literal["client_secret_basic", "client_secret_post"]
+AuthMethod = Literal["client_secret_basic", "client_secret_post", "none"]
 
 
 def _is_loopback(host: str) -> bool:
@@ -66,7 +67,8 @@ class ClientCredentials:
         client_id: The client's id.
         client_secret: The client's secret.
         auth_method: ``client_secret_basic`` (default; RFC 6749 section 2.3.1, id and secret
-            form-encoded then base64) or ``client_secret_post`` (in the form body).
+            form-encoded then base64), ``client_secret_post`` (in the form body), or ``none``
+            (a public client: ``client_id`` in the body, no secret; refresh grant only).
         scope: Space-separated scopes to ask for.
         audience: An ``audience`` form field (Auth0 and others).
         resource: RFC 8707 resource indicators, sent as repeated ``resource`` fields.
@@ -79,7 +81,7 @@ class ClientCredentials:
 
     token_url: str
     client_id: str
-    client_secret: str = attrs.field(repr=False)
+    client_secret: str = attrs.field(default="", repr=False)
     auth_method: AuthMethod = "client_secret_basic"
     scope: str | None = None
     audience: str | None = None
@@ -94,13 +96,13 @@ class ClientCredentials:
         check_token_url(self.token_url, allow_insecure_http=self.allow_insecure_http)
         if not self.client_id:
             raise ValueError("ClientCredentials.client_id must not be empty")
-        if not self.client_secret:
-            raise ValueError("ClientCredentials.client_secret must not be empty")
-        if self.auth_method not in ("client_secret_basic", "client_secret_post"):
+        if self.auth_method not in ("client_secret_basic", "client_secret_post", "none"):
             raise ValueError(
-                "ClientCredentials.auth_method must be 'client_secret_basic' or "
-                f"'client_secret_post', got {self.auth_method!r}"
+                "ClientCredentials.auth_method must be 'client_secret_basic', "
+                f"'client_secret_post' or 'none', got {self.auth_method!r}"
             )
+        if not self.client_secret and self.auth_method != "none":
+            raise ValueError("ClientCredentials.client_secret must not be empty")
         if not self.timeout > 0:
             raise ValueError(f"ClientCredentials.timeout must be > 0 seconds, got {self.timeout!r}")
         if not self.default_lifetime > 0:
@@ -109,12 +111,8 @@ class ClientCredentials:
             )
 
 
-class ClientCredentialsMint:
-    """``async def mint() -> Minted[str]`` for the client-credentials grant.
-
-    Pass it to ``RefreshingProvider``. It uses the ``httpx.AsyncClient`` you give it (and leaves it
-    open), or one of its own that ``aclose()`` (or ``async with``) closes.
-    """
+class _TokenMint:
+    """What both grants share: the client (theirs or ours), the request, the strict parse."""
 
     def __init__(
         self,
@@ -129,7 +127,7 @@ class ClientCredentialsMint:
         self._wall_clock = wall_clock
 
     def __repr__(self) -> str:
-        return f"ClientCredentialsMint({self.credentials!r})"
+        return f"{type(self).__name__}({self.credentials!r})"
 
     async def aclose(self) -> None:
         """Close the client if this mint created it."""
@@ -147,9 +145,11 @@ class ClientCredentialsMint:
     ) -> None:
         await self.aclose()
 
-    def _form_and_headers(self) -> tuple[list[tuple[str, str]], dict[str, str]]:
+    def _form_and_headers(
+        self, grant: list[tuple[str, str]]
+    ) -> tuple[list[tuple[str, str]], dict[str, str]]:
         c = self.credentials
-        form: list[tuple[str, str]] = [("grant_type", "client_credentials")]
+        form = list(grant)
         if c.scope is not None:
             form.append(("scope", c.scope))
         if c.audience is not None:
@@ -163,13 +163,18 @@ class ClientCredentialsMint:
         if c.auth_method == "client_secret_basic":
             pair = f"{quote(c.client_id, safe='')}:{quote(c.client_secret, safe='')}"
             headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
-        else:
+        elif c.auth_method == "client_secret_post":
             form += [("client_id", c.client_id), ("client_secret", c.client_secret)]
+        else:  # "none": a public client identifies itself only
+            form.append(("client_id", c.client_id))
         return form, headers
 
-    async def __call__(self) -> Minted[str]:
+    async def _request(
+        self, grant: list[tuple[str, str]], secrets: tuple[str, ...]
+    ) -> TokenResponse:
+        """POST the grant; the validated response, or a CredentialError naming what was wrong."""
         c = self.credentials
-        form, headers = self._form_and_headers()
+        form, headers = self._form_and_headers(grant)
         try:
             async with self._client.stream(
                 "POST",
@@ -204,11 +209,89 @@ class ClientCredentialsMint:
             now=self._wall_clock(),
             token_type=c.token_type,
             default_lifetime=c.default_lifetime,
-            secrets=(c.client_secret,),
+            secrets=(c.client_secret, *secrets),
         )
         if isinstance(result, Failure):
             raise result.failure()
-        token = result.unwrap()
+        return result.unwrap()
+
+
+class ClientCredentialsMint(_TokenMint):
+    """``async def mint() -> Minted[str]`` for the client-credentials grant (RFC 6749 §4.4).
+
+    Pass it to ``RefreshingProvider``. It uses the ``httpx.AsyncClient`` you give it (and leaves it
+    open), or one of its own that ``aclose()`` (or ``async with``) closes.
+    """
+
+    def __init__(
+        self,
+        credentials: ClientCredentials,
+        *,
+        client: httpx.AsyncClient | None = None,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        if credentials.auth_method == "none":
+            raise ValueError("the client-credentials grant needs a client secret, not auth 'none'")
+        super().__init__(credentials, client=client, wall_clock=wall_clock)
+
+    async def __call__(self) -> Minted[str]:
+        token = await self._request([("grant_type", "client_credentials")], secrets=())
+        return Minted(token.access_token, expires_in=token.expires_in)
+
+
+Rotate = Callable[[str], Awaitable[None]]
+
+
+class RefreshTokenMint(_TokenMint):
+    """``async def mint() -> Minted[str]`` for the refresh-token grant (RFC 6749 §6).
+
+    When the server rotates the refresh token, ``on_rotate(new_refresh_token)`` is awaited
+    *before* the new access token is returned, so it is stored before anything uses the access
+    token, and a crash never loses the only valid refresh token. If ``on_rotate`` raises, the mint
+    fails with a retryable error that says so (the new refresh token is kept in memory and used
+    next time). ``invalid_grant`` (revoked or expired refresh token) is a reauthentication error:
+    the provider never retries it.
+
+    Args:
+        credentials: How this client authenticates at the token endpoint (``auth_method="none"``
+            for a public client), and the scope or resources to ask for.
+        refresh_token: The current refresh token (hidden from ``repr``).
+        on_rotate: Persists a rotated refresh token.
+    """
+
+    def __init__(
+        self,
+        credentials: ClientCredentials,
+        refresh_token: str,
+        *,
+        on_rotate: Rotate | None = None,
+        client: httpx.AsyncClient | None = None,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not isinstance(refresh_token, str) or not refresh_token:
+            raise ValueError("RefreshTokenMint needs a non-empty refresh_token")
+        super().__init__(credentials, client=client, wall_clock=wall_clock)
+        self._refresh_token = refresh_token
+        self._on_rotate = on_rotate
+
+    async def __call__(self) -> Minted[str]:
+        current = self._refresh_token
+        grant = [("grant_type", "refresh_token"), ("refresh_token", current)]
+        token = await self._request(grant, secrets=(current,))
+        rotated = token.refresh_token
+        if rotated is not None and rotated != current:
+            self._refresh_token = rotated  # the server may already have revoked the old one
+            if self._on_rotate is not None:
+                try:
+                    await self._on_rotate(rotated)
+                except Exception as error:
+                    raise CredentialError(
+                        kind=ErrorKind.UNKNOWN,
+                        message=(
+                            "the rotated refresh token could not be persisted "
+                            f"({type(error).__name__}); the access token was not used"
+                        ),
+                    ) from None
         return Minted(token.access_token, expires_in=token.expires_in)
 
 
