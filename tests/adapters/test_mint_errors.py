@@ -7,15 +7,20 @@ from __future__ import annotations
 
 import json
 
+import anyio
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from mintgate.adapters import ClientCredentials, ClientCredentialsMint
+from mintgate.adapters import ClientCredentials, ClientCredentialsMint, RefreshTokenMint
 from mintgate.policy import CredentialError, ErrorKind
+from mintgate.shell import Minted
 
 pytestmark = pytest.mark.anyio
 
 SECRET = "cs-mock-transport-secret"
+REFRESH = "rt-mock-transport-refresh-token"
 CREDENTIALS = ClientCredentials("https://auth.example/token", "id", SECRET)
 
 
@@ -111,3 +116,49 @@ async def test_a_callers_client_is_left_open() -> None:
             assert (await mint()).expires_in == 60.0
         assert not client.is_closed
     assert json.loads(ok.content)["expires_in"] == 60
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    status=st.sampled_from([200, 400, 401, 429, 503]) | st.integers(min_value=100, max_value=599),
+    content_type=st.sampled_from(["application/json", "text/html", None]),
+    body=st.one_of(
+        st.binary(max_size=120),
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "access_token": st.none() | st.integers() | st.text(max_size=8),
+                "token_type": st.sampled_from(["bearer", "mac", ""]) | st.integers(),
+                "expires_in": st.integers(-5, 10**10) | st.text(max_size=6) | st.floats(),
+                "refresh_token": st.none() | st.integers() | st.sampled_from([REFRESH, ""]),
+                "error": st.sampled_from(["invalid_grant", "server_error", ""]) | st.integers(),
+                "error_description": st.sampled_from([SECRET, REFRESH, "oops"]),
+            },
+        ).map(lambda d: json.dumps(d).encode()),
+    ),
+)
+def test_fuzzed_answers_through_the_refresh_mint_never_raise_otherwise_or_leak(
+    status: int, content_type: str | None, body: bytes
+) -> None:
+    headers = {} if content_type is None else {"Content-Type": content_type}
+
+    async def run() -> None:
+        response = httpx.Response(status, content=body, headers=headers)
+        transport = httpx.MockTransport(lambda request: response)
+        async with httpx.AsyncClient(transport=transport) as client:
+            mint = RefreshTokenMint(CREDENTIALS, REFRESH, client=client)
+            outcome: Minted[str] | CredentialError
+            try:
+                outcome = await mint()
+            except CredentialError as error:  # the only exception a mint may raise
+                outcome = error
+        if isinstance(outcome, CredentialError):
+            for secret in (SECRET, REFRESH):
+                assert secret not in str(outcome)
+                assert secret not in repr(outcome)
+        else:
+            assert isinstance(outcome.value, str)
+            assert outcome.value
+            assert REFRESH not in repr(outcome)
+
+    anyio.run(run)
