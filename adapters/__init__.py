@@ -2,8 +2,8 @@
 
 So far: strict parsing of OAuth2 token responses (``parse_token_response``) and the
 client-credentials and refresh-token mints over httpx (``ClientCredentials``,
-``ClientCredentialsMint``, ``RefreshTokenMint``), and ``BearerAuth`` for httpx clients.
-Private-key JWT client authentication comes with the rest of issue 4.
+``ClientCredentialsMint``, ``RefreshTokenMint``; client secret, private-key JWT or none), and
+``BearerAuth`` for httpx clients.
 """
 
 from mintgate.adapters._bearer import BearerAuth as BearerAuth

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import base64
 import ipaddress
+import secrets as secrets_module
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from types import TracebackType
+from types import ModuleType, TracebackType
 from typing import Literal, Self
 from urllib.parse import quote, urlsplit
 
@@ -31,7 +32,9 @@ from mintgate.shell import Minted
 
 __all__ = ["ClientCredentials", "ClientCredentialsMint", "RefreshTokenMint"]
 
-AuthMethod = Literal["client_secret_basic", "client_secret_post", "none"]
+AuthMethod = Literal["client_secret_basic", "client_secret_post", "private_key_jwt", "none"]
+
+JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
 def _is_loopback(host: str) -> bool:
@@ -41,6 +44,31 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def _jwt() -> ModuleType:
+    """PyJWT, which only ``private_key_jwt`` needs (the ``jwt`` extra)."""
+    try:
+        import jwt  # noqa: PLC0415 - optional: only private_key_jwt needs it
+    except ImportError:
+        raise ValueError(
+            "auth_method='private_key_jwt' needs PyJWT: pip install 'mintgate[jwt]'"
+        ) from None
+    return jwt
+
+
+def _check_private_key(private_key: str | None, algorithm: str) -> None:
+    """Fail at construction, not at the first mint, on a missing or unusable key."""
+    if not private_key:
+        raise ValueError("ClientCredentials.private_key is required for private_key_jwt")
+    jwt = _jwt()
+    try:
+        jwt.encode({"probe": True}, private_key, algorithm=algorithm)
+    except (ValueError, TypeError, NotImplementedError, jwt.exceptions.PyJWTError) as error:
+        raise ValueError(
+            f"ClientCredentials.private_key cannot sign {algorithm} ({type(error).__name__}); "
+            "give a PEM private key that matches signing_algorithm"
+        ) from None
 
 
 def check_token_url(url: str, *, allow_insecure_http: bool) -> str:
@@ -67,8 +95,14 @@ class ClientCredentials:
         client_id: The client's id.
         client_secret: The client's secret.
         auth_method: ``client_secret_basic`` (default; RFC 6749 section 2.3.1, id and secret
-            form-encoded then base64), ``client_secret_post`` (in the form body), or ``none``
-            (a public client: ``client_id`` in the body, no secret; refresh grant only).
+            form-encoded then base64), ``client_secret_post`` (in the form body),
+            ``private_key_jwt`` (RFC 7523: a signed assertion; needs ``pip install
+            'mintgate[jwt]'``), or ``none`` (a public client: ``client_id`` in the body, no
+            secret; refresh grant only).
+        private_key: PEM private key for ``private_key_jwt`` (hidden from ``repr``).
+        key_id: ``kid`` header of the assertion, when the server needs it to pick the key.
+        signing_algorithm: JWS algorithm of the assertion (``RS256``, ``ES256``, ``PS256``...).
+        assertion_lifetime: Seconds the assertion is valid (``exp - iat``).
         scope: Space-separated scopes to ask for.
         audience: An ``audience`` form field (Auth0 and others).
         resource: RFC 8707 resource indicators, sent as repeated ``resource`` fields.
@@ -91,17 +125,26 @@ class ClientCredentials:
     token_type: str | None = "bearer"
     default_lifetime: float = DEFAULT_LIFETIME
     allow_insecure_http: bool = False
+    private_key: str | None = attrs.field(default=None, repr=False)
+    key_id: str | None = None
+    signing_algorithm: str = "RS256"
+    assertion_lifetime: float = 60.0
 
     def __attrs_post_init__(self) -> None:
         check_token_url(self.token_url, allow_insecure_http=self.allow_insecure_http)
         if not self.client_id:
             raise ValueError("ClientCredentials.client_id must not be empty")
-        if self.auth_method not in ("client_secret_basic", "client_secret_post", "none"):
+        methods = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
+        if self.auth_method not in methods:
             raise ValueError(
-                "ClientCredentials.auth_method must be 'client_secret_basic', "
-                f"'client_secret_post' or 'none', got {self.auth_method!r}"
+                f"ClientCredentials.auth_method must be one of {', '.join(methods)}, "
+                f"got {self.auth_method!r}"
             )
-        if not self.client_secret and self.auth_method != "none":
+        if self.auth_method == "private_key_jwt":
+            _check_private_key(self.private_key, self.signing_algorithm)
+            if not self.assertion_lifetime > 0:
+                raise ValueError("ClientCredentials.assertion_lifetime must be > 0 seconds")
+        elif not self.client_secret and self.auth_method != "none":
             raise ValueError("ClientCredentials.client_secret must not be empty")
         if not self.timeout > 0:
             raise ValueError(f"ClientCredentials.timeout must be > 0 seconds, got {self.timeout!r}")
@@ -165,9 +208,33 @@ class _TokenMint:
             headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
         elif c.auth_method == "client_secret_post":
             form += [("client_id", c.client_id), ("client_secret", c.client_secret)]
+        elif c.auth_method == "private_key_jwt":
+            form += [
+                ("client_id", c.client_id),
+                ("client_assertion_type", JWT_BEARER),
+                ("client_assertion", self._client_assertion()),
+            ]
         else:  # "none": a public client identifies itself only
             form.append(("client_id", c.client_id))
         return form, headers
+
+    def _client_assertion(self) -> str:
+        """A fresh RFC 7523 client assertion, signed with the client's private key."""
+        jwt = _jwt()
+        c = self.credentials
+        now = int(self._wall_clock())
+        claims = {
+            "iss": c.client_id,
+            "sub": c.client_id,
+            "aud": c.token_url,
+            "jti": secrets_module.token_urlsafe(24),
+            "iat": now,
+            "exp": now + int(c.assertion_lifetime),
+        }
+        headers = None if c.key_id is None else {"kid": c.key_id}
+        return str(
+            jwt.encode(claims, c.private_key, algorithm=c.signing_algorithm, headers=headers)
+        )
 
     async def _request(
         self, grant: list[tuple[str, str]], secrets: tuple[str, ...]
@@ -175,6 +242,8 @@ class _TokenMint:
         """POST the grant; the validated response, or a CredentialError naming what was wrong."""
         c = self.credentials
         form, headers = self._form_and_headers(grant)
+        # An assertion is a bearer credential while it lives: scrub it like the secret.
+        secrets += tuple(value for key, value in form if key == "client_assertion")
         try:
             async with self._client.stream(
                 "POST",
@@ -231,7 +300,7 @@ class ClientCredentialsMint(_TokenMint):
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
         if credentials.auth_method == "none":
-            raise ValueError("the client-credentials grant needs a client secret, not auth 'none'")
+            raise ValueError("the client-credentials grant needs client authentication, not 'none'")
         super().__init__(credentials, client=client, wall_clock=wall_clock)
 
     async def __call__(self) -> Minted[str]:

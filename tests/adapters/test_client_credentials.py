@@ -152,3 +152,22 @@ def test_http_to_a_remote_host_needs_an_explicit_opt_in() -> None:
     assert SECRET not in repr(credentials)
     for loopback in ("http://localhost:1/t", "http://127.0.0.2:1/t", "http://[::1]:1/t"):
         ClientCredentials(loopback, "id", SECRET)
+
+
+async def test_retry_after_is_respected_by_the_provider(token_server: TokenServer) -> None:
+    token_server.answer = lambda n: Answer(429, b"", {"Retry-After": "1"}) if n == 1 else token(n=n)
+    async with (
+        ClientCredentialsMint(creds(token_server)) as mint,
+        RefreshingProvider(mint) as provider,
+    ):
+        with pytest.raises(CredentialError) as first:
+            await provider.token()
+        assert first.value.kind is ErrorKind.RATE_LIMITED
+        with pytest.raises(CredentialError) as early:  # refused at once, no request sent
+            await provider.token()
+        assert early.value.retry_after is not None
+        assert 0 < early.value.retry_after <= 1.0
+        assert len(token_server.requests) == 1
+        await anyio.sleep(early.value.retry_after + 0.05)
+        assert (await provider.token()).value == "access-2"
+    assert len(token_server.requests) == 2
