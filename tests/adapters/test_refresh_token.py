@@ -110,7 +110,7 @@ async def test_a_public_client_sends_its_id_and_no_secret(token_server: TokenSer
 
 def test_the_client_credentials_grant_refuses_a_public_client() -> None:
     credentials = ClientCredentials("https://auth.example/t", "public-app", auth_method="none")
-    with pytest.raises(ValueError, match="needs client authentication, not .none."):
+    with pytest.raises(ValueError, match=r"needs client authentication, not .none."):
         ClientCredentialsMint(credentials)
     with pytest.raises(ValueError, match="client_secret must not be empty"):
         ClientCredentials("https://auth.example/t", "app")
