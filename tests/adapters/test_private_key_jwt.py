@@ -138,3 +138,14 @@ def test_the_private_key_is_not_in_the_repr() -> None:
         signing_algorithm="ES256",
     )
     assert "PRIVATE KEY" not in repr(credentials)
+
+
+def test_an_algorithm_the_library_does_not_know_is_refused_at_construction() -> None:
+    with pytest.raises(ValueError, match=r"cannot sign XX999 \(NotImplementedError\)"):
+        ClientCredentials(
+            "https://auth.example/t",
+            "app",
+            auth_method="private_key_jwt",
+            private_key=RSA_PRIVATE,
+            signing_algorithm="XX999",
+        )
