@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from .token_server import TokenServer
+from mintgate.adapters.testing import TokenServer
 
 
 @pytest.fixture(params=["trio", "asyncio"])

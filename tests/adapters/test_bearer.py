@@ -7,9 +7,8 @@ import httpx
 import pytest
 
 from mintgate.adapters import BearerAuth, ClientCredentials, ClientCredentialsMint
+from mintgate.adapters.testing import TokenServer
 from mintgate.shell import RefreshingProvider
-
-from .token_server import TokenServer
 
 pytestmark = pytest.mark.anyio
 

@@ -9,10 +9,9 @@ import anyio
 import pytest
 
 from mintgate.adapters import ClientCredentials, ClientCredentialsMint
+from mintgate.adapters.testing import Answer, TokenServer, token
 from mintgate.policy import CredentialError, ErrorKind, RefreshConfig
 from mintgate.shell import RefreshingProvider
-
-from .token_server import Answer, TokenServer, token
 
 pytestmark = pytest.mark.anyio
 

@@ -7,7 +7,7 @@ import io
 import re
 from pathlib import Path
 
-from .token_server import TokenServer
+from mintgate.adapters.testing import TokenServer
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "oauth2.md"
 

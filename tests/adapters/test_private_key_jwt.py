@@ -10,9 +10,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from mintgate.adapters import ClientCredentials, ClientCredentialsMint, RefreshTokenMint
+from mintgate.adapters.testing import Answer, TokenServer
 from mintgate.policy import CredentialError, ErrorKind
-
-from .token_server import Answer, TokenServer
 
 pytestmark = pytest.mark.anyio
 

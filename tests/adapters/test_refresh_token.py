@@ -8,10 +8,9 @@ import anyio
 import pytest
 
 from mintgate.adapters import ClientCredentials, ClientCredentialsMint, RefreshTokenMint
+from mintgate.adapters.testing import Answer, TokenServer, token
 from mintgate.policy import CredentialError, ErrorKind, RefreshConfig
 from mintgate.shell import RefreshingProvider
-
-from .token_server import Answer, TokenServer, token
 
 pytestmark = pytest.mark.anyio
 

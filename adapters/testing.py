@@ -1,7 +1,9 @@
-"""A real OAuth2 token endpoint on loopback for the tests: stdlib HTTP server in a thread.
+"""A real OAuth2 token endpoint on loopback, for tests and the demo: a stdlib server in a thread.
 
-Each request is recorded (headers and form) and answered by ``answer``, which the test can
+Each request is recorded (headers and form) and answered by ``answer``, which the caller can
 replace at any time: status, headers, body, and a delay before answering (to simulate a hang).
+A protected API on the same server (``api_url``) accepts the newest token issued. The test
+suite talks to it, and so does ``mintgate demo``: it is stdlib only, so it needs no extra.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl
+
+__all__ = ["Answer", "Request", "TokenServer", "token"]
 
 
 @dataclass
