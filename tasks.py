@@ -1,7 +1,8 @@
 """The project's two entry points, runnable on a fresh machine with only ``python3``.
 
-``python3 tasks.py demo`` sets up ``.venv`` and runs the main job; ``python3 tasks.py test`` sets
-up ``.venv`` and runs the whole check: ruff, ``mypy --strict`` and pytest. Setup is idempotent: the
+``python3 tasks.py simulate`` sets up ``.venv`` and runs the main job, ``mintgate simulate`` (any
+further arguments are passed on to it); ``python3 tasks.py test`` sets up ``.venv`` and runs the
+whole check: ruff, ``mypy --strict`` and pytest. Setup is idempotent: the
 virtual environment is reinstalled only when ``pyproject.toml`` changes (or a new package file
 appears, which a strict editable install needs to see).
 """
@@ -37,7 +38,7 @@ def _run(*args: str | Path) -> None:
     subprocess.run([str(a) for a in args], cwd=ROOT, check=True)
 
 
-def setup() -> None:
+def setup(*_: str) -> None:
     """Create ``.venv`` and install mintgate (editable, strict mode) with its dev extras."""
     if not (BIN / "python").exists():
         venv.create(VENV, with_pip=True)
@@ -58,7 +59,7 @@ def setup() -> None:
     STAMP.write_text(wanted)
 
 
-def test() -> None:
+def test(*_: str) -> None:
     """Lint, type-check and run the test suite."""
     setup()
     _run(BIN / "ruff", "check", ".")
@@ -67,19 +68,19 @@ def test() -> None:
     _run(BIN / "pytest")
 
 
-def demo() -> None:
-    """Run the main job: a scripted outage scenario through the pure core."""
+def simulate(*args: str) -> None:
+    """Run the main job: compare refresh policies on a simulated fleet (``mintgate simulate``)."""
     setup()
-    _run(BIN / "python", "-m", "mintgate.simulations.scenario")
+    _run(BIN / "mintgate", "simulate", *args)
 
 
 def main(argv: list[str]) -> int:
-    commands = {"setup": setup, "test": test, "demo": demo}
-    if len(argv) != 1 or argv[0] not in commands:
+    commands = {"setup": setup, "test": test, "simulate": simulate}
+    if not argv or argv[0] not in commands or (argv[0] != "simulate" and len(argv) > 1):
         print(f"usage: python3 tasks.py {{{'|'.join(commands)}}}", file=sys.stderr)
         return 2
     try:
-        commands[argv[0]]()
+        commands[argv[0]](*argv[1:])
     except subprocess.CalledProcessError as failed:
         return failed.returncode or 1
     return 0

@@ -51,3 +51,14 @@ def test_token_latency_prints_its_figures(capsys: pytest.CaptureFixture[str]) ->
     out = capsys.readouterr().out
     for label in ("token()", "aget()", "current()", "cold start", "mints 1", "bare event", "KiB"):
         assert label in out
+
+
+simulation_speed = _load("simulation_speed")
+
+
+def test_simulation_speed_prints_its_figures(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["--instances", "20", "--hours", "1", "--slice", "5", "--repeats", "1"]
+    assert simulation_speed.main(argv) == 0
+    out = capsys.readouterr().out
+    for label in ("x bare loop", "aws-static-stability", "batch=False", "goal:"):
+        assert label in out
