@@ -41,7 +41,9 @@ def first_true(lo: int, hi: int, test: Callable[[int], bool]) -> int:
 
 @attrs.frozen
 class Metrics:
-    """One policy's run of one scenario. Times in seconds; series are per minute of the run."""
+    """One policy's run of one scenario. Times in seconds; series are per minute of the run:
+    requests sent, caller errors plus expired tokens served (each is an error at the API), and
+    demands served stale."""
 
     policy: str
     demands: int

@@ -89,8 +89,9 @@ def write_json(path: Path, scenario: Scenario, results: Sequence[Metrics]) -> No
 
 
 def write_plot(path: Path, scenario: Scenario, results: Sequence[Metrics]) -> None:
-    """A PNG of three panels over the run: requests per minute, caller errors per minute, and
-    demands served a token whose refresh had failed, per minute; outages are shaded."""
+    """A PNG of three panels over the run: requests per minute, caller errors and expired tokens
+    served per minute, and demands served a token whose refresh had failed, per minute; outages
+    are shaded."""
     import matplotlib  # noqa: PLC0415 - only when plotting; the simulator needs none of it
 
     matplotlib.use("Agg")
@@ -98,7 +99,7 @@ def write_plot(path: Path, scenario: Scenario, results: Sequence[Metrics]) -> No
 
     panels = (
         ("requests to the endpoint / min", "series_requests"),
-        ("caller errors / min", "series_errors"),
+        ("errors + expired served / min", "series_errors"),
         ("served stale / min", "series_stale"),
     )
     figure, axes = pyplot.subplots(len(panels), 1, figsize=(11, 9), sharex=True)

@@ -236,11 +236,11 @@ PRESETS: dict[str, Preset] = {
             duration=4 * 3600.0,
             start_spread=0.0,
             capacity=100.0,
-            outages=(Outage(6900.0, 600.0),),
+            outages=(Outage(6600.0, 1800.0),),
         ),
         POLICY_NAMES,
         "1,000 instances started in the same second against an endpoint that takes 100 req/s, "
-        "and a 10-minute outage 1h55m in, as fixed-margin fleets refresh together: synchronized "
-        "waves and what they cost",
+        "and a 30-minute outage 1h50m in, over the refresh points of every policy: "
+        "synchronized fleets, and what an outage costs them",
     ),
 }
