@@ -249,7 +249,7 @@ def _simulate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
     out, err = Console(), Console(stderr=True)
     if not out.is_terminal:
-        out.width = 150  # a file or a pipe: no terminal to fit, keep every column readable
+        out.width = 170  # a file or a pipe: no terminal to fit, keep every column readable
     out.print(f"[bold]{scenario.describe()}[/]")
     progress = _Progress(err, policies)
     results: list[Metrics] = []
@@ -260,6 +260,7 @@ def _simulate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         progress.close()
 
     table = Table(*COLUMNS)
+    table.columns[0].no_wrap = True
     for column in table.columns[1:]:
         column.justify = "right"
     for row in rows(results):
