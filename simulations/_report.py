@@ -37,7 +37,9 @@ COLUMNS: tuple[str, ...] = (
 def _recovery(metrics: Metrics) -> str:
     if not metrics.recovery:
         return "-"
-    return ", ".join("never" if r is None else format_duration(round(r)) for r in metrics.recovery)
+    return ", ".join(
+        "not in run" if r is None else format_duration(round(r)) for r in metrics.recovery
+    )
 
 
 def _seconds(value: float) -> str:

@@ -187,6 +187,16 @@ class Scenario:
         if value is not None:
             _seconds(0, strict=True)(self, attribute, value)
 
+    def __attrs_post_init__(self) -> None:
+        for outage in self.outages:
+            if not isinstance(outage, Outage):
+                raise ValueError(f"Scenario.outages must hold Outage values, got {outage!r}")
+            if outage.start >= self.duration:
+                raise ValueError(
+                    f"outage {outage} starts after the run ends "
+                    f"({format_duration(self.duration)}): move it or lengthen the run"
+                )
+
     def describe(self) -> str:
         """One line a reader can reproduce the run from."""
         outages = ", ".join(str(o) for o in self.outages) or "none"

@@ -73,6 +73,7 @@ def test_flags_change_the_preset_and_none_clears_its_outages(tmp_path: Path) -> 
         (["simulate", "--capacity", "0"], r"argument --capacity: '0' must be a number > 0"),
         (["simulate", "--policies", "boto"], r"unknown policy 'boto'; known: mintgate"),
         (["simulate", "--request-timeout", "0"], r"Scenario.request_timeout must be a number > 0"),
+        (["simulate", "--hours", "1"], r"outage 3h\+20m:503 starts after the run ends \(1h\)"),
         (["demo", "--lifetime", "1s"], r"--lifetime must be at least 2s for the demo, got 1s"),
         (["demo", "--outage", "0+5s:invalid_grant"], r"the demo's outage kinds are 503, 429"),
         (["demo", "--outage", "1m+2m", "--cycle", "2m"], r"must end within --cycle \(120s\)"),

@@ -91,6 +91,13 @@ def test_a_bad_scenario_field_is_named(field: str, value: object, message: str) 
         Scenario(**{field: value})  # type: ignore[arg-type]
 
 
+def test_an_outage_after_the_run_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"outage 3h\+20m:503 starts after the run ends \(2h\)"):
+        Scenario(duration=7200.0, outages=(Outage(10800.0, 1200.0),))
+    with pytest.raises(ValueError, match=r"Scenario.outages must hold Outage values, got '3h'"):
+        Scenario(outages=("3h",))  # type: ignore[arg-type]
+
+
 def test_a_scenario_describes_itself_for_reproduction() -> None:
     text = PRESETS["fleet-outage"].scenario.describe()
     assert text.startswith("500 instances x 8h, 1h tokens, a demand every 10s per instance")
