@@ -244,6 +244,10 @@ def _simulate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     except ValueError as error:
         parser.error(str(error))
     policies: tuple[str, ...] = args.policies or PRESETS[args.preset].policies
+    try:  # before the run: a folder that cannot be written is a bad flag, not a lost result
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        parser.error(f"argument --out: cannot create {str(args.out)!r}: {error.strerror}")
     from rich.console import Console  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
 
@@ -267,7 +271,6 @@ def _simulate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         table.add_row(*row)
     out.print(table)
 
-    args.out.mkdir(parents=True, exist_ok=True)
     written = [args.out / "table.md", args.out / "metrics.json"]
     written[0].write_text(f"{scenario.describe()}\n\n{markdown_table(results)}")
     write_json(written[1], scenario, results)
@@ -278,17 +281,7 @@ def _simulate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``mintgate`` command; returns the exit status."""
-    parser = _parser()
-    args = parser.parse_args(argv)
-    try:
-        import rich  # noqa: F401, PLC0415
-    except ImportError:
-        print("mintgate: this command needs the sim extra: pip install 'mintgate[sim]'")
-        return 1
-    if args.command == "simulate":
-        return _simulate(args, parser)
+def _demo(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.lifetime < 2:
         parser.error(f"--lifetime must be at least 2s for the demo, got {args.lifetime:g}s")
     outage: Outage | None = args.outage
@@ -300,11 +293,37 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     return run_demo(
         lifetime=args.lifetime,
-        outage=args.outage,
+        outage=outage,
         cycle=args.cycle,
         duration=args.duration,
         call_every=args.call_every,
     )
+
+
+_EXTRA = {"rich", "matplotlib", "httpx"}
+"""What the sim extra installs; the command says so when one is missing."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``mintgate`` command; returns the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "simulate":
+            return _simulate(args, parser)
+        return _demo(args, parser)
+    except ModuleNotFoundError as missing:
+        package = (missing.name or "").partition(".")[0]
+        if package not in _EXTRA:
+            raise
+        print(
+            f"mintgate {args.command} needs {package}: pip install 'mintgate[sim]'",
+            file=sys.stderr,
+        )
+        return 1
+    except KeyboardInterrupt:
+        print("mintgate: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

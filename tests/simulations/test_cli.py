@@ -74,6 +74,10 @@ def test_flags_change_the_preset_and_none_clears_its_outages(tmp_path: Path) -> 
         (["simulate", "--policies", "boto"], r"unknown policy 'boto'; known: mintgate"),
         (["simulate", "--request-timeout", "0"], r"Scenario.request_timeout must be a number > 0"),
         (["simulate", "--hours", "1"], r"outage 3h\+20m:503 starts after the run ends \(1h\)"),
+        (
+            ["simulate", "--out", "/proc/mintgate"],
+            r"argument --out: cannot create '/proc/mintgate'",
+        ),
         (["demo", "--lifetime", "1s"], r"--lifetime must be at least 2s for the demo, got 1s"),
         (["demo", "--outage", "0+5s:invalid_grant"], r"the demo's outage kinds are 503, 429"),
         (["demo", "--outage", "1m+2m", "--cycle", "2m"], r"must end within --cycle \(120s\)"),
@@ -88,6 +92,15 @@ def test_a_bad_flag_is_named_and_exits_2(
     err = capsys.readouterr().err
     assert re.search(message, err), err
     assert err.startswith("usage: mintgate")
+
+
+def test_a_missing_extra_is_named(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in [n for n in sys.modules if n == "rich" or n.startswith("rich.")]:
+        monkeypatch.setitem(sys.modules, name, None)  # as if rich were not installed
+    assert _cli.main(["simulate", "--out", str(tmp_path)]) == 1
+    assert capsys.readouterr().err == "mintgate simulate needs rich: pip install 'mintgate[sim]'\n"
 
 
 def test_the_installed_command_reports_a_bad_flag_without_a_traceback() -> None:
