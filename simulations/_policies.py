@@ -230,8 +230,7 @@ class BaselineModel:
     def quiet_until(self) -> float:
         if self._serve is None:
             return -INF
-        if self._in_flight is not None:
-            return self._usable_until
+        # While a refresh is in flight this is already in the past: it started once due.
         return min(self._usable_until, max(self._refresh_from, self._next_attempt_at))
 
     @property

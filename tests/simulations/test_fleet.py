@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import attrs
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mintgate.policy import Event, PolicyState, RefreshConfig, Step
 from mintgate.policy.testing import InvariantChecker, outage_attempt_bound
@@ -157,3 +159,39 @@ def test_progress_is_reported_from_start_to_end() -> None:
 def test_an_unknown_policy_is_named() -> None:
     with pytest.raises(ValueError, match=r"unknown policy 'boto'; known: mintgate, go-oauth2"):
         simulate(ROUGH, "boto")
+
+
+@st.composite
+def _scenarios(draw: st.DrawFn) -> Scenario:
+    duration = draw(st.floats(600.0, 4 * 3600.0))
+    kinds = st.sampled_from(list(OutageKind))
+    outages = draw(
+        st.lists(
+            st.builds(
+                Outage,
+                start=st.floats(0.0, duration - 1.0),
+                duration=st.floats(1.0, 1800.0),
+                kind=kinds,
+            ),
+            max_size=3,
+        )
+    )
+    return Scenario(
+        instances=draw(st.integers(1, 6)),
+        duration=duration,
+        lifetime=draw(st.floats(20.0, 3 * 3600.0)),
+        demand_every=draw(st.floats(0.5, 60.0)),
+        start_spread=draw(st.floats(0.0, 1800.0)),
+        max_skew=draw(st.floats(0.0, 30.0)),
+        latency=draw(st.floats(0.001, 2.0)),
+        capacity=draw(st.none() | st.floats(0.5, 5.0)),
+        request_timeout=draw(st.floats(0.5, 15.0)),
+        outages=outages,
+        seed=draw(st.integers(0, 2**32)),
+    )
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_scenarios(), st.sampled_from(POLICY_NAMES))
+def test_batching_changes_nothing_on_any_scenario(scenario: Scenario, policy: str) -> None:
+    assert simulate(scenario, policy, batch=False) == simulate(scenario, policy)
