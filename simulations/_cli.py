@@ -102,6 +102,21 @@ def _seed(text: str) -> int:
         raise ValueError(f"{text!r} is not a whole number") from None
 
 
+_SCENARIO_FLAGS: tuple[tuple[str, str, Callable[[str], Any], str], ...] = (
+    ("--instances", "instances", _count, "processes in the fleet"),
+    ("--hours", "duration", _hours, "length of the run"),
+    ("--lifetime", "lifetime", parse_duration, "token lifetime"),
+    ("--demand-every", "demand_every", parse_duration, "each instance wants a token this often"),
+    ("--start-spread", "start_spread", parse_duration, "instances start over this long"),
+    ("--skew", "max_skew", parse_duration, "largest clock offset"),
+    ("--latency", "latency", parse_duration, "endpoint median latency"),
+    ("--capacity", "capacity", _capacity, "endpoint requests/s before it answers 429, or none"),
+    ("--request-timeout", "request_timeout", parse_duration, "cut every request after this"),
+    ("--seed", "seed", _seed, "the run's seed"),
+)
+"""``simulate``'s scenario flags: the flag, the ``Scenario`` field it sets, its parser, help."""
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mintgate",
@@ -121,33 +136,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     sim.add_argument("--preset", choices=sorted(PRESETS), default=DEFAULT_PRESET)
     # Scenario flags keep their Scenario field's name and are absent unless given.
-    sim.add_argument("--instances", type=_typed(_count), help="processes in the fleet")
-    sim.add_argument("--hours", dest="duration", type=_typed(_hours), help="length of the run")
-    sim.add_argument("--lifetime", type=_typed(parse_duration), help="token lifetime")
-    sim.add_argument(
-        "--demand-every",
-        type=_typed(parse_duration),
-        help="each instance wants a token this often",
-    )
-    sim.add_argument(
-        "--start-spread",
-        type=_typed(parse_duration),
-        help="instances start over this long",
-    )
-    sim.add_argument(
-        "--skew", dest="max_skew", type=_typed(parse_duration), help="largest clock offset"
-    )
-    sim.add_argument("--latency", type=_typed(parse_duration), help="endpoint median latency")
-    sim.add_argument(
-        "--capacity",
-        type=_typed(_capacity),
-        help="endpoint requests/s before it answers 429, or none",
-    )
-    sim.add_argument(
-        "--request-timeout",
-        type=_typed(parse_duration),
-        help="every request is cut after this long",
-    )
+    for flag, field, parse, text in _SCENARIO_FLAGS:
+        metavar = flag.removeprefix("--").upper().replace("-", "_")
+        sim.add_argument(flag, dest=field, type=_typed(parse), metavar=metavar, help=text)
     sim.add_argument(
         "--outage",
         dest="outages",
@@ -157,7 +148,6 @@ def _parser() -> argparse.ArgumentParser:
         help="replaces the preset's outages; repeat for more; KIND is 503 (default), 429, "
         "hang or invalid_grant; 'none' for no outage",
     )
-    sim.add_argument("--seed", type=_typed(_seed), help="the run's seed")
     sim.add_argument(
         "--policies",
         type=_typed(_policies),
@@ -196,12 +186,12 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-_SCENARIO_FLAGS = {field.name for field in attrs.fields(Scenario)}
+_SCENARIO_FIELDS = {field.name for field in attrs.fields(Scenario)}
 
 
 def _scenario(args: argparse.Namespace) -> Scenario:
     """The preset's scenario with every scenario flag given applied."""
-    changes = {k: v for k, v in vars(args).items() if k in _SCENARIO_FLAGS}
+    changes = {k: v for k, v in vars(args).items() if k in _SCENARIO_FIELDS}
     if "outages" in changes:
         changes["outages"] = tuple(o for o in changes["outages"] if o is not None)
     return attrs.evolve(PRESETS[args.preset].scenario, **changes)
