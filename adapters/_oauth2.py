@@ -279,6 +279,7 @@ class _TokenMint:
             token_type=c.token_type,
             default_lifetime=c.default_lifetime,
             secrets=(c.client_secret, *secrets),
+            host=urlsplit(c.token_url).hostname,
         )
         if isinstance(result, Failure):
             raise result.failure()

@@ -108,6 +108,7 @@ def parse_token_response(
     default_lifetime: float = DEFAULT_LIFETIME,
     max_lifetime: float = MAX_LIFETIME,
     secrets: Iterable[str] = (),
+    host: str | None = None,
 ) -> Result[TokenResponse, CredentialError]:
     """Validate a token endpoint's answer.
 
@@ -121,6 +122,7 @@ def parse_token_response(
         max_lifetime: Largest ``expires_in`` accepted.
         secrets: Strings to scrub from any server text echoed in an error (client secret,
             refresh token, assertion).
+        host: The token endpoint's host name: an error answer's message names it.
 
     Returns:
         ``Success(TokenResponse)``, or ``Failure(CredentialError)`` naming what was wrong.
@@ -129,7 +131,7 @@ def parse_token_response(
     oversized = len(body) > MAX_BODY_BYTES
     if not 200 <= status < 300:  # an error: status and headers classify it, body or not
         head = body[:MAX_BODY_BYTES]  # a cut page is still "not an OAuth2 error object"
-        return Failure(classify_http(status, headers, head, now=now, secrets=secrets))
+        return Failure(classify_http(status, headers, head, now=now, secrets=secrets, host=host))
     if oversized:
         return _invalid(
             f"token response of {len(body)} bytes is over the {MAX_BODY_BYTES}-byte limit"
@@ -147,7 +149,9 @@ def parse_token_response(
         return _invalid(f"token response is a JSON {type(document).__name__}, not an object")
     if document.get("error") is not None:
         try:
-            return Failure(classify_http(status, headers, body, now=now, secrets=secrets))
+            return Failure(
+                classify_http(status, headers, body, now=now, secrets=secrets, host=host)
+            )
         except ValueError:  # a success whose "error" is no RFC 6749 code
             return _invalid("token response carries an 'error' field that is not an error code")
 

@@ -4,9 +4,13 @@ The policy acts on one question about a failure: retry it (and when), or give up
 credential or the configuration is replaced. This module answers it from what an HTTP token
 endpoint said: the RFC 6749 section 5.2 ``error`` code when the body has one, else the status,
 plus ``Retry-After`` (delta-seconds or an HTTP-date, read against a wall-clock ``now`` the caller
-passes). Messages name the status and the error code; the server's ``error_description`` is
-included only after it is cut short, stripped of control characters and scrubbed of every
-secret the caller names, so nothing sent to the issuer can come back out in an error message.
+passes). An answer that is not an RFC 6749 error object comes from whatever stands in front of
+the issuer as often as from the issuer (a proxy's or WAF's page, an STS throttling XML, an empty
+404 from a load balancer mid-deploy): apart from 401, such a 4xx is retryable, because giving up
+on it for good turns a passing fault into a dead credential. Messages name the status, the
+endpoint's host and the error code; the server's ``error_description`` is included only after
+:func:`scrub` has cut it short, stripped its control characters and removed every secret the
+caller names, so nothing sent to the issuer can come back out in an error message.
 """
 
 from __future__ import annotations
@@ -19,12 +23,15 @@ from collections.abc import Iterable, Mapping
 
 from mintgate.policy._errors import CredentialError, ErrorKind
 
-__all__ = ["classify_http", "parse_retry_after"]
+__all__ = ["classify_http", "parse_retry_after", "scrub"]
 
 RETRY_AFTER_CAP = 86_400.0
 """A ``Retry-After`` longer than a day is read as a day: an issuer cannot park us for longer."""
 
-_DESCRIPTION_LIMIT = 200
+SCRUB_LIMIT = 200
+"""Characters of foreign text (a server's description, an exception's message) kept in a message."""
+
+_WRONG_URL = frozenset({404, 405, 410})
 
 _OAUTH_CODES: dict[str, ErrorKind] = {
     "invalid_grant": ErrorKind.REAUTH_REQUIRED,
@@ -51,6 +58,7 @@ def classify_http(
     *,
     now: float,
     secrets: Iterable[str] = (),
+    host: str | None = None,
 ) -> CredentialError:
     """Classify a token endpoint's error answer.
 
@@ -62,6 +70,7 @@ def classify_http(
             given as an HTTP-date.
         secrets: Strings that must never appear in the message (client secret, refresh token,
             assertion); they are replaced by ``[redacted]`` wherever the server echoed them.
+        host: The token endpoint's host name, when known: the message names it.
 
     Returns:
         The error: its kind says whether to retry, its ``retry_after`` when.
@@ -78,20 +87,25 @@ def classify_http(
 
     kind = _OAUTH_CODES.get(code) if code is not None else None
     if kind is None:
-        kind = _kind_of_status(status)
+        kind = _kind_of_status(status, oauth_body=code is not None)
     retry_after = parse_retry_after(_header(headers, "retry-after"), now=now)
     if not _retry_after_applies(kind):
         retry_after = None
 
-    message = f"token endpoint answered HTTP {status}"
+    message = "token endpoint answered"
+    if host:
+        message = f"token endpoint {_UNPRINTABLE.sub('?', host)[:100]} answered"
+    message += f" HTTP {status}"
     if code is not None:
-        message += f" with error {_scrub(code, secrets)!r}"
+        message += f" with error {scrub(code, secrets)!r}"
         if description:
-            message += f": {_scrub(description, secrets)}"
+            message += f": {scrub(description, secrets)}"
     elif body:
         message += " with a body that is not an OAuth2 error object"
     else:
         message += " with an empty body"
+    if code is None and status in _WRONG_URL:
+        message += " (check token_url)"
     return CredentialError(kind=kind, message=message, retry_after=retry_after)
 
 
@@ -124,7 +138,7 @@ def _retry_after_applies(kind: ErrorKind) -> bool:
     return kind in (ErrorKind.RATE_LIMITED, ErrorKind.UNAVAILABLE, ErrorKind.UNKNOWN)
 
 
-def _kind_of_status(status: int) -> ErrorKind:
+def _kind_of_status(status: int, *, oauth_body: bool) -> ErrorKind:
     if status == 429:
         return ErrorKind.RATE_LIMITED
     if status == 408:
@@ -133,9 +147,13 @@ def _kind_of_status(status: int) -> ErrorKind:
         return ErrorKind.UNAVAILABLE
     if status == 401:
         return ErrorKind.REAUTH_REQUIRED
-    if 300 <= status < 500:
-        # 403 (the client may not use this endpoint), 404 (wrong URL), 3xx (token requests
-        # never follow redirects): a person has to fix the setup; retrying cannot help.
+    if 400 <= status < 500:
+        # The issuer itself says "your request is wrong" only in an RFC 6749 error object. A bare
+        # 403 or 404, a WAF's page or an STS <Throttling> is as likely a passing fault of what
+        # stands in front of it: retry it (with backoff, the breaker and Retry-After).
+        return ErrorKind.CONFIGURATION if oauth_body else ErrorKind.UNAVAILABLE
+    if 300 <= status < 400:
+        # Token requests never follow redirects: a redirect means token_url is wrong.
         return ErrorKind.CONFIGURATION
     return ErrorKind.UNKNOWN
 
@@ -165,11 +183,14 @@ def _oauth_error(body: bytes | str | None) -> tuple[str | None, str | None]:
     return code, description if isinstance(description, str) else None
 
 
-def _scrub(text: str, secrets: Iterable[str]) -> str:
+def scrub(text: str, secrets: Iterable[str] = ()) -> str:
+    """Foreign text made fit for an error message: every secret named is replaced by
+    ``[redacted]``, characters outside printable ASCII become ``?``, and the result is cut to
+    :data:`SCRUB_LIMIT` characters."""
     for secret in secrets:
         if secret:
             text = text.replace(secret, "[redacted]")
     text = _UNPRINTABLE.sub("?", text)
-    if len(text) > _DESCRIPTION_LIMIT:
-        text = text[: _DESCRIPTION_LIMIT - 3] + "..."
+    if len(text) > SCRUB_LIMIT:
+        text = text[: SCRUB_LIMIT - 3] + "..."
     return text

@@ -170,3 +170,29 @@ async def test_retry_after_is_respected_by_the_provider(token_server: TokenServe
         await anyio.sleep(early.value.retry_after + 0.05)
         assert (await provider.token()).value == "access-2"
     assert len(token_server.requests) == 2
+
+
+@pytest.mark.parametrize(
+    ("answer", "hint"),
+    [
+        (Answer(404, b"<html>Not Found</html>", {"Content-Type": "text/html"}), "check token_url"),
+        (Answer(403, b"", {}), "empty body"),
+        (Answer(400, b"<Code>Throttling</Code>", {"Content-Type": "text/xml"}), "not an OAuth2"),
+    ],
+)
+async def test_a_4xx_from_in_front_of_the_issuer_is_retried_not_fatal(
+    token_server: TokenServer, answer: Answer, hint: str
+) -> None:
+    """A load balancer's 404 mid-deploy or a WAF's 403 must not kill the credential for good."""
+    token_server.answer = lambda n: answer if n == 1 else token(n=n)
+    async with (
+        ClientCredentialsMint(creds(token_server)) as mint,
+        RefreshingProvider(mint) as provider,
+    ):
+        with pytest.raises(CredentialError) as caught:
+            await provider.token()
+        assert caught.value.kind is ErrorKind.UNAVAILABLE
+        assert f"token endpoint 127.0.0.1 answered HTTP {answer.status}" in caught.value.message
+        assert hint in caught.value.message
+        assert not provider.statistics().dead
+        assert (await provider.token()).value == "access-2"

@@ -47,7 +47,9 @@ def oauth_error(status: int, code: str, **headers: str) -> httpx.Response:
         (httpx.Response(500), ErrorKind.UNAVAILABLE, None),
         (httpx.Response(502, text="<html>bad gateway</html>"), ErrorKind.UNAVAILABLE, None),
         (httpx.Response(401), ErrorKind.REAUTH_REQUIRED, None),
-        (httpx.Response(403), ErrorKind.CONFIGURATION, None),
+        (httpx.Response(403), ErrorKind.UNAVAILABLE, None),
+        (httpx.Response(404, text="<html>Not Found</html>"), ErrorKind.UNAVAILABLE, None),
+        (httpx.Response(400, text="<Code>Throttling</Code>"), ErrorKind.UNAVAILABLE, None),
         (
             httpx.Response(200, text="<html>sign in</html>", headers={"Content-Type": "text/html"}),
             ErrorKind.INVALID_RESPONSE,

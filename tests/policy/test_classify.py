@@ -53,10 +53,13 @@ def test_rfc6749_error_codes(code: str, kind: ErrorKind) -> None:
         (503, ErrorKind.UNAVAILABLE),
         (504, ErrorKind.UNAVAILABLE),
         (401, ErrorKind.REAUTH_REQUIRED),
-        (403, ErrorKind.CONFIGURATION),
-        (404, ErrorKind.CONFIGURATION),
+        (400, ErrorKind.UNAVAILABLE),
+        (403, ErrorKind.UNAVAILABLE),
+        (404, ErrorKind.UNAVAILABLE),
+        (405, ErrorKind.UNAVAILABLE),
+        (409, ErrorKind.UNAVAILABLE),
+        (451, ErrorKind.UNAVAILABLE),
         (302, ErrorKind.CONFIGURATION),
-        (400, ErrorKind.CONFIGURATION),
         (101, ErrorKind.UNKNOWN),
     ],
 )
@@ -64,6 +67,62 @@ def test_statuses_without_an_oauth_body(status: int, kind: ErrorKind) -> None:
     error = classify_http(status, {}, b"", now=NOW)
     assert error.kind is kind
     assert f"HTTP {status} with an empty body" in error.message
+
+
+@pytest.mark.parametrize(
+    ("body", "headers"),
+    [
+        (b"", {}),
+        (b"<html><body>Request blocked by WAF</body></html>", {"Content-Type": "text/html"}),
+        (
+            b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>"
+            b"<Message>Rate exceeded</Message></Error></ErrorResponse>",
+            {"Content-Type": "text/xml"},
+        ),
+        (b'{"message": "Forbidden"}', {"Content-Type": "application/json"}),
+        (b'{"error": 42}', {"Content-Type": "application/json"}),
+    ],
+)
+@pytest.mark.parametrize("status", [400, 403, 404, 418])
+def test_a_4xx_that_is_no_oauth2_error_object_is_retryable_and_honours_retry_after(
+    status: int, body: bytes, headers: dict[str, str]
+) -> None:
+    error = classify_http(status, {**headers, "Retry-After": "7"}, body, now=NOW)
+    assert error.kind is ErrorKind.UNAVAILABLE
+    assert error.retryable
+    assert error.retry_after == 7.0
+    assert f"HTTP {status}" in error.message
+    assert b"WAF" not in body or "WAF" not in error.message
+
+
+def test_a_401_without_an_oauth2_body_still_needs_new_credentials() -> None:
+    for body in (b"", b"<html>Unauthorized</html>"):
+        error = classify_http(401, {"Retry-After": "7"}, body, now=NOW)
+        assert error.kind is ErrorKind.REAUTH_REQUIRED
+        assert error.retry_after is None
+
+
+def test_an_rfc6749_code_keeps_its_kind_whatever_the_status() -> None:
+    assert classify_http(403, {}, oauth("invalid_scope"), now=NOW).kind is ErrorKind.CONFIGURATION
+    assert classify_http(404, {}, oauth("invalid_client"), now=NOW).kind is (
+        ErrorKind.REAUTH_REQUIRED
+    )
+    assert classify_http(400, {}, oauth("slow_down"), now=NOW).kind is ErrorKind.RATE_LIMITED
+
+
+def test_the_message_names_the_endpoints_host_and_asks_to_check_a_wrong_url() -> None:
+    host = "login.example.com"
+    missing = classify_http(404, {}, b"<html>Not Found</html>", now=NOW, host=host)
+    assert missing.message == (
+        "token endpoint login.example.com answered HTTP 404 with a body that is not an OAuth2 "
+        "error object (check token_url)"
+    )
+    forbidden = classify_http(403, {}, b"", now=NOW, host=host)
+    assert forbidden.message == f"token endpoint {host} answered HTTP 403 with an empty body"
+    assert classify_http(503, {}, b"", now=NOW, host="bad\nhost").message.startswith(
+        "token endpoint bad?host answered"
+    )
+    assert "check token_url" not in classify_http(404, {}, oauth("invalid_grant"), now=NOW).message
 
 
 def test_an_unknown_code_falls_back_to_the_status() -> None:
