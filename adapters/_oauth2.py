@@ -172,6 +172,11 @@ class _TokenMint:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.credentials!r})"
 
+    def secrets(self) -> tuple[str, ...]:
+        """What the provider scrubs from any message built from an exception of this mint."""
+        c = self.credentials
+        return tuple(value for value in (c.client_secret, c.private_key) if value)
+
     async def aclose(self) -> None:
         """Close the client if this mint created it."""
         if self._owns_client:
@@ -342,7 +347,13 @@ class RefreshTokenMint(_TokenMint):
             raise ValueError("RefreshTokenMint needs a non-empty refresh_token")
         super().__init__(credentials, client=client, wall_clock=wall_clock)
         self._refresh_token = refresh_token
+        self._previous_refresh_token: str | None = None
         self._on_rotate = on_rotate
+
+    def secrets(self) -> tuple[str, ...]:
+        """The client's secrets and the refresh tokens (current and last rotated away)."""
+        held = (self._refresh_token, self._previous_refresh_token)
+        return (*super().secrets(), *(token for token in held if token))
 
     async def __call__(self) -> Minted[str]:
         current = self._refresh_token
@@ -350,7 +361,8 @@ class RefreshTokenMint(_TokenMint):
         token = await self._request(grant, secrets=(current,))
         rotated = token.refresh_token
         if rotated is not None and rotated != current:
-            self._refresh_token = rotated  # the server may already have revoked the old one
+            # The server may already have revoked the old one.
+            self._previous_refresh_token, self._refresh_token = current, rotated
             if self._on_rotate is not None:
                 try:
                     await self._on_rotate(rotated)

@@ -10,11 +10,19 @@ The hot path, ``await provider.token()`` on a fresh token, reads the loop's cloc
 with ``state.quiet_until`` and returns ``state.serve.token``: no checkpoint, no lock, no event
 object built. That is the same decision ``step()`` takes for a ``Demand`` (the core's tests
 check the two paths agree); anything else goes through ``step()``.
+
+What the application hands us is fenced off from what we run: an exception from the body of
+``async with`` leaves it as itself (never in our task group's ``ExceptionGroup``); the background
+tasks catch and log their own failures, so they cannot cancel the body; a reporter that raises is
+logged and ignored; a mint's exception is never kept (``_mint_errors``). The provider belongs to
+the event loop that opened it, and opening it again (in any loop) starts afresh, because the
+loop clock its state was written in is gone.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import math
 import random
 import time
@@ -48,7 +56,15 @@ from mintgate.policy import (
     Token,
     step,
 )
-from mintgate.shell._telemetry import ProviderStatistics, Reporter, log_notice
+from mintgate.shell._mint_errors import declared_secrets, describe, detached
+from mintgate.shell._telemetry import (
+    FencedReporter,
+    ProviderStatistics,
+    Reporter,
+    log,
+    log_notice,
+    log_traceback,
+)
 
 __all__ = ["MintFunction", "Minted", "RefreshingProvider"]
 
@@ -81,17 +97,22 @@ class Minted(Generic[V]):
 
 
 MintFunction = Callable[[], Awaitable[Minted[V]]]
+"""``async def mint() -> Minted``. It may also offer ``secrets() -> Iterable[str]`` (a method, or
+an attribute of the function): those strings are scrubbed from every message built from what it
+raises."""
 
 
 class _Flight(Generic[V]):
-    """One mint in flight: the callers parked on it, and what they get when it ends."""
+    """One mint in flight: the callers parked on it, what they get when it ends (None: the
+    credential was replaced, ask again), and the scope that abandons it."""
 
-    __slots__ = ("attempt", "done", "result")
+    __slots__ = ("attempt", "done", "result", "scope")
 
     def __init__(self, attempt: int) -> None:
         self.attempt = attempt
         self.done = anyio.Event()
         self.result: Serve[V] | Reject | None = None
+        self.scope = anyio.CancelScope()
 
 
 class _Subscription(Generic[V]):
@@ -124,6 +145,26 @@ class _Subscription(Generic[V]):
 
 def _not_open() -> float:
     raise RuntimeError("use RefreshingProvider inside 'async with' (it owns background work)")
+
+
+def _current_loop() -> object | None:
+    """What identifies the running event loop (trio's run token, the asyncio loop), or None."""
+    try:
+        library = sniffio.current_async_library()
+    except sniffio.AsyncLibraryNotFoundError:
+        return None
+    if library == "trio":
+        return trio.lowlevel.current_trio_token()
+    if library == "asyncio":
+        return asyncio.get_running_loop()
+    return library
+
+
+def _fresh_state(previous: PolicyState[V]) -> PolicyState[V]:
+    """``PolicyState.initial()``, but generations go on from the previous state's: a token
+    handed out before can then never invalidate one minted after (the core ignores an older
+    generation)."""
+    return PolicyState(generation=previous.generation)
 
 
 def _loop_clock() -> tuple[Callable[[], float], float]:
@@ -159,12 +200,19 @@ class RefreshingProvider(Generic[V]):
         async with RefreshingProvider(mint, name="billing-api") as provider:
             token = await provider.token()
 
+    A provider belongs to the event loop that opened it: using it from another loop (another
+    thread) raises ``RuntimeError``. Closed, it can be opened again, in the same loop or a new
+    one; it then starts afresh (no token, breaker closed, counters at zero).
+
     Args:
         mint: ``async def mint() -> Minted``. It may raise ``CredentialError``; anything else it
-            raises is a retryable ``UNKNOWN`` error whose message names the exception type only.
+            raises is a retryable ``UNKNOWN`` error (``TIMEOUT`` for a ``TimeoutError``) whose
+            message names the exception's type and its message, cut to 200 characters and
+            scrubbed of the secrets the mint declares (an optional ``secrets()``).
         config: The refresh policy.
         name: The credential's name in notices, logs and statistics.
-        reporter: Receives every notice of the core.
+        reporter: Receives every notice of the core. Whatever it raises is logged once per notice
+            kind and ignored.
         rng: Where jitter draws come from (inject a seeded ``random.Random`` in tests).
         wall_clock: Unix time, used only to read an absolute ``Minted.expires_at``.
     """
@@ -182,13 +230,15 @@ class RefreshingProvider(Generic[V]):
         self._mint = mint
         self.config = RefreshConfig() if config is None else config
         self.name = name
-        self._reporter = reporter
+        self._reporter = None if reporter is None else FencedReporter(reporter)
         self._rng = random.Random() if rng is None else rng
         self._wall_clock = wall_clock
         self._state: PolicyState[V] = PolicyState.initial()
         self._raw_clock: Callable[[], float] = _not_open
         self._clock_offset = 0.0
         self._task_group: anyio.abc.TaskGroup | None = None
+        self._loop: object | None = None
+        self._epoch = 0  # a mint's result is installed only in the epoch it was started in
         self._timer: anyio.CancelScope | None = None
         self._flight: _Flight[V] | None = None
         self._subscriptions: WeakSet[_Subscription[V]] = WeakSet()
@@ -197,12 +247,23 @@ class RefreshingProvider(Generic[V]):
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def __aenter__(self) -> Self:
+        loop = _current_loop()
         if self._task_group is not None:
+            if loop is not self._loop:
+                raise RuntimeError(
+                    f"RefreshingProvider {self.name!r} is open in another event loop; "
+                    "a provider serves only the loop that opened it (open one per loop)"
+                )
             raise RuntimeError("this RefreshingProvider is already open")
+        # Whatever the state held was written in the clock of a loop that is gone (trio starts
+        # each run's clock at a random offset): start afresh rather than trust it.
+        self._state = _fresh_state(self._state)
+        self._epoch += 1
+        self._counts = dict.fromkeys(self._counts, 0)
         self._raw_clock, self._clock_offset = _loop_clock()
         task_group = anyio.create_task_group()
         await task_group.__aenter__()
-        self._task_group = task_group
+        self._task_group, self._loop = task_group, loop
         task_group.start_soon(self._run_timer)
         return self
 
@@ -214,9 +275,28 @@ class RefreshingProvider(Generic[V]):
     ) -> bool | None:
         task_group = self._task_group
         assert task_group is not None
+        # Our tasks never fail (each catches and logs its own errors), so nothing but this
+        # exit cancels our scope, and the body's exception is never ours. The task group is
+        # left as if the body had ended well, so it cannot wrap the body's exception in an
+        # ExceptionGroup; the body's exception then leaves the block as itself.
+        ours = task_group.cancel_scope.cancel_called
         task_group.cancel_scope.cancel()
         try:
-            return await task_group.__aexit__(exc_type, exc, tb)
+            if exc is None or ours:  # nothing to protect, or a cancellation of our own making
+                return await task_group.__aexit__(exc_type, exc, tb)
+            try:
+                await task_group.__aexit__(None, None, None)
+            except BaseException as background:  # the body's exception wins
+                if not isinstance(background, anyio.get_cancelled_exc_class()):
+                    log.error(
+                        "%s: a background task failed (%s) while the body raised %s; the "
+                        "body's exception is raised",
+                        self.name,
+                        type(background).__name__,
+                        type(exc).__name__,
+                    )
+                    log_traceback(self.name, "the background task's failure", background)
+            return False
         finally:
             self._close()
 
@@ -233,7 +313,15 @@ class RefreshingProvider(Generic[V]):
         for subscription in list(self._subscriptions):
             subscription.offer(None)
         self._raw_clock, self._clock_offset = _not_open, 0.0
-        self._task_group = None
+        self._task_group, self._loop = None, None
+
+    def _check_loop(self) -> None:
+        """Refuse a call from another event loop than the one that opened the provider."""
+        if self._loop is not None and _current_loop() is not self._loop:
+            raise RuntimeError(
+                f"RefreshingProvider {self.name!r} was opened in another event loop; a provider "
+                "is not thread-safe and serves only the loop that opened it (open one per loop)"
+            )
 
     # -- the public surface ------------------------------------------------------------------
 
@@ -255,7 +343,7 @@ class RefreshingProvider(Generic[V]):
         try:
             return Success(await self.token())
         except CredentialError as error:
-            return Failure(error)
+            return Failure(error.with_traceback(None))
 
     def current(self) -> Token[V] | None:
         """The usable token now, or None; never waits and never starts a mint."""
@@ -265,13 +353,39 @@ class RefreshingProvider(Generic[V]):
     async def invalidate(self, token: Token[V]) -> None:
         """Report that downstream rejected ``token`` (a 401): its generation is never served
         again and one forced mint replaces it, however many callers report it."""
+        self._check_loop()
         self._apply(Invalidate(self._clock(), token.generation))
+
+    def replace(self, mint: MintFunction[V] | None = None) -> None:
+        """Start afresh with new credentials: the way back from a dead credential.
+
+        The state goes back to ``PolicyState.initial()`` (generations go on growing): no token,
+        breaker closed, no backoff. A mint in flight is cancelled and whatever it still returns
+        is dropped; callers parked on it wait for the new credential's first mint instead.
+
+        Args:
+            mint: The new mint; None keeps the current one (whose credentials were fixed in
+                place, for instance a secret rotated in the store it reads).
+        """
+        self._check_loop()
+        if mint is not None:
+            self._mint = mint
+        self._epoch += 1
+        self._state = _fresh_state(self._state)
+        flight, self._flight = self._flight, None
+        log.info("%s: replaced; starting afresh", self.name)
+        self._set_timer(self._state.wake_at)
+        if flight is not None:
+            flight.scope.cancel()
+            flight.result = None  # its waiters ask the new credential
+            flight.done.set()
 
     def subscribe(self) -> AsyncIterator[Token[V]]:
         """Newly installed tokens, newest first-come: a slow reader skips to the latest one.
 
         The iterator ends when the provider closes. It holds nothing once dropped.
         """
+        self._check_loop()
         subscription: _Subscription[V] = _Subscription()
         self._subscriptions.add(subscription)
         return subscription
@@ -307,20 +421,23 @@ class RefreshingProvider(Generic[V]):
         return self._raw_clock() + self._clock_offset
 
     async def _token_slow(self) -> Token[V]:
-        result = self._apply(Demand(self._clock()))
-        reply = result.reply
-        if isinstance(reply, Serve):
-            return reply.token
-        if isinstance(reply, Reject):
-            raise _fresh_copy(reply.error)
-        flight = self._flight
-        assert flight is not None, "the core said wait, so a mint is in flight"
-        await flight.done.wait()
-        resolved = flight.result
-        if isinstance(resolved, Serve):
-            return resolved.token
-        assert resolved is not None
-        raise _fresh_copy(resolved.error)
+        self._check_loop()
+        while True:
+            result = self._apply(Demand(self._clock()))
+            reply = result.reply
+            if isinstance(reply, Serve):
+                return reply.token
+            if isinstance(reply, Reject):
+                raise _fresh_copy(reply.error)
+            flight = self._flight
+            assert flight is not None, "the core said wait, so a mint is in flight"
+            await flight.done.wait()
+            resolved = flight.result
+            if isinstance(resolved, Serve):
+                return resolved.token
+            if resolved is not None:
+                raise _fresh_copy(resolved.error)
+            # None: the credential was replaced while we waited; ask the new one.
 
     def _apply(self, event: Event[V]) -> Step[V]:
         """Feed one event to the core and carry out the decision."""
@@ -343,12 +460,15 @@ class RefreshingProvider(Generic[V]):
             self._resolve(result.resolve, installed=installed)
         if result.start_mint is not None:
             self._start(result.start_mint, event.now)
+        self._set_timer(result.wake_at)
+        return result
+
+    def _set_timer(self, wake_at: float | None) -> None:
         timer = self._timer
         if timer is not None:
-            deadline = math.inf if result.wake_at is None else result.wake_at
+            deadline = math.inf if wake_at is None else wake_at
             if timer.deadline != deadline:  # setting it re-registers the deadline with the loop
                 timer.deadline = deadline
-        return result
 
     def _resolve(self, resolution: Serve[V] | Reject, *, installed: bool) -> None:
         flight, self._flight = self._flight, None
@@ -362,39 +482,85 @@ class RefreshingProvider(Generic[V]):
     def _start(self, start: MintStart, now: float) -> None:
         assert self._task_group is not None
         self._counts["started"] += 1
-        self._flight = _Flight(start.attempt)
-        self._task_group.start_soon(self._run_mint, start.attempt, now)
+        flight: _Flight[V] = _Flight(start.attempt)
+        self._flight = flight
+        self._task_group.start_soon(self._run_mint, flight, now)
 
-    async def _run_mint(self, attempt: int, started: float) -> None:
-        error: CredentialError | None = None
-        minted: Minted[V] | None = None
+    async def _run_mint(self, flight: _Flight[V], started: float) -> None:
+        epoch, mint, attempt = self._epoch, self._mint, flight.attempt
+        outcome: Minted[V] | CredentialError | None = None
+        with flight.scope:  # replace() cancels it; closing cancels the whole task group
+            outcome = await self._call_mint(mint, attempt)
+        if outcome is None or epoch != self._epoch:
+            return  # abandoned by replace(): whatever it brought belongs to old credentials
         try:
-            with anyio.fail_after(self.config.mint_timeout):
-                minted = await self._mint()
-            if not isinstance(minted, Minted):
-                raise TypeError(f"the mint function returned {type(minted).__name__}, not Minted")
-        except TimeoutError:
-            error = CredentialError(
-                kind=ErrorKind.TIMEOUT,
-                message=f"the mint took longer than mint_timeout={self.config.mint_timeout:g} s",
-            )
+            self._apply(self._mint_event(outcome, attempt, started))
+        except Exception as bug:  # never let our own bug tear down the user's block
+            _log_internal(self.name, "applying a mint's outcome", bug)
+
+    async def _call_mint(self, mint: MintFunction[V], attempt: int) -> Minted[V] | CredentialError:
+        """Run the mint under ``mint_timeout``: what it returned, or why it failed."""
+        secrets: tuple[str, ...] = ()
+        try:
+            with anyio.move_on_after(self.config.mint_timeout) as limit:
+                pending = mint()
+                if not inspect.isawaitable(pending):
+                    return CredentialError(
+                        kind=ErrorKind.UNKNOWN,
+                        message=(
+                            f"the mint is not async: calling it returned "
+                            f"{type(pending).__name__}, not an awaitable (define it with "
+                            "'async def')"
+                        ),
+                    )
+                minted = await pending
+            if limit.cancelled_caught:
+                return CredentialError(
+                    kind=ErrorKind.TIMEOUT,
+                    message=(
+                        f"the provider cut the mint off at mint_timeout="
+                        f"{self.config.mint_timeout:g} s"
+                    ),
+                )
         except CredentialError as raised:
-            error = raised
-        except Exception as raised:  # the message may hold a secret: name the type only
-            error = CredentialError(
-                kind=ErrorKind.UNKNOWN, message=f"the mint raised {type(raised).__name__}"
+            secrets = self._secrets(mint)
+            log_traceback(self.name, f"attempt {attempt}: the mint raised", raised, secrets)
+            return detached(raised)  # the original's traceback holds the mint's locals
+        except anyio.get_cancelled_exc_class() as raised:
+            if anyio.current_effective_deadline() == -math.inf:
+                raise  # ours: replace() or closing; the scope that cancelled us absorbs it
+            # A cancellation no scope of ours asked for (asyncio code can raise one at will):
+            # a failed mint, not a reason to cancel the user's block.
+            secrets = self._secrets(mint)
+            log_traceback(self.name, f"attempt {attempt}: the mint raised", raised, secrets)
+            return describe(raised, secrets)
+        except Exception as raised:
+            secrets = self._secrets(mint)
+            log_traceback(self.name, f"attempt {attempt}: the mint raised", raised, secrets)
+            return describe(raised, secrets)
+        if not isinstance(minted, Minted):
+            return CredentialError(
+                kind=ErrorKind.UNKNOWN,
+                message=f"the mint returned {type(minted).__name__}, not Minted",
             )
+        return minted
+
+    def _secrets(self, mint: object) -> tuple[str, ...]:
+        token = self._state.token
+        return declared_secrets(mint, () if token is None else (token.value,))
+
+    def _mint_event(
+        self, outcome: Minted[V] | CredentialError, attempt: int, started: float
+    ) -> MintFailed | MintSucceeded[V]:
         now = self._clock()
-        if error is not None:
-            self._apply(MintFailed(now, attempt, error, self._rng.random()))
-            return
-        assert minted is not None
+        if isinstance(outcome, CredentialError):
+            return MintFailed(now, attempt, outcome, self._rng.random())
         expires_at: float | None = None
-        if minted.expires_in is not None:
-            expires_at = started + minted.expires_in
-        elif minted.expires_at is not None:
-            expires_at = now + (minted.expires_at - self._wall_clock())
-        self._apply(MintSucceeded(now, attempt, minted.value, expires_at, self._rng.random()))
+        if outcome.expires_in is not None:
+            expires_at = started + outcome.expires_in
+        elif outcome.expires_at is not None:
+            expires_at = now + (outcome.expires_at - self._wall_clock())
+        return MintSucceeded(now, attempt, outcome.value, expires_at, self._rng.random())
 
     async def _run_timer(self) -> None:
         while True:
@@ -404,7 +570,20 @@ class RefreshingProvider(Generic[V]):
                 await anyio.sleep_forever()
             self._timer = None
             if self._clock() >= scope.deadline:
-                self._apply(Tick(self._clock()))
+                try:
+                    self._apply(Tick(self._clock()))
+                except Exception as bug:  # the timer must outlive our own bug
+                    _log_internal(self.name, "a wake-up", bug)
+
+
+def _log_internal(credential: str, doing: str, bug: Exception) -> None:
+    log.error(
+        "%s: internal error in %s (%s); the provider goes on. Please report this bug.",
+        credential,
+        doing,
+        type(bug).__name__,
+    )
+    log_traceback(credential, f"the traceback of the internal error in {doing}", bug)
 
 
 def _fresh_copy(error: CredentialError) -> CredentialError:

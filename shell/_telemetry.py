@@ -3,18 +3,24 @@
 Notices are plain facts (a mint started, the breaker opened, a token expired) and never carry a
 secret, so they can be handed to any telemetry system as they are. Logging goes to
 ``mintgate.shell`` with only a ``NullHandler``: the application decides where it ends up.
+
+A reporter is the application's code running inside ours, so it is fenced: whatever it raises is
+logged (once per reporter and notice kind, not once per call) and changes nothing the provider
+does.
 """
 
 from __future__ import annotations
 
 import logging
+import traceback
+from collections.abc import Iterable
 from typing import Protocol
 
 import attrs
 
-from mintgate.policy import Notice, NoticeKind
+from mintgate.policy import Notice, NoticeKind, scrub
 
-__all__ = ["ProviderStatistics", "Reporter", "log"]
+__all__ = ["FencedReporter", "ProviderStatistics", "Reporter", "log", "log_notice", "log_traceback"]
 
 log = logging.getLogger("mintgate.shell")
 log.addHandler(logging.NullHandler())
@@ -31,6 +37,53 @@ class Reporter(Protocol):
     """Receives every notice of every step, with the credential's name. Must not block."""
 
     def notice(self, credential: str, notice: Notice) -> None: ...
+
+
+class FencedReporter:
+    """A reporter whose exceptions never reach the provider: each is logged at ERROR the first
+    time this reporter raises on a kind of notice (with its traceback, as text, at DEBUG)."""
+
+    __slots__ = ("_failed", "reporter")
+
+    def __init__(self, reporter: Reporter) -> None:
+        self.reporter = reporter
+        self._failed: set[NoticeKind] = set()
+
+    def notice(self, credential: str, notice: Notice) -> None:
+        try:
+            self.reporter.notice(credential, notice)
+        except Exception as error:
+            if notice.kind in self._failed:
+                return
+            self._failed.add(notice.kind)
+            try:
+                text = scrub(str(error))
+            except Exception:
+                text = ""
+            log.error(
+                "%s: reporter %s raised %s%s on a %s notice; the provider goes on as if it had "
+                "not, and this reporter's further errors on %s notices are not logged",
+                credential,
+                type(self.reporter).__name__,
+                type(error).__name__,
+                f" ({text})" if text else "",
+                notice.kind.value,
+                notice.kind.value,
+            )
+            log_traceback(credential, "the reporter raised", error)
+
+
+def log_traceback(
+    credential: str, what: str, raised: BaseException, secrets: Iterable[str] = ()
+) -> None:
+    """A traceback at DEBUG, as formatted text (no frame locals, no ``exc_info`` for a handler
+    to dig into), with every string of ``secrets`` redacted."""
+    if not log.isEnabledFor(logging.DEBUG):
+        return
+    text = "".join(traceback.format_exception(raised)).rstrip()
+    for secret in secrets:
+        text = text.replace(secret, "[redacted]")
+    log.debug("%s: %s:\n%s", credential, what, text)
 
 
 def log_notice(credential: str, notice: Notice) -> None:

@@ -113,3 +113,17 @@ def test_the_client_credentials_grant_refuses_a_public_client() -> None:
         ClientCredentialsMint(credentials)
     with pytest.raises(ValueError, match="client_secret must not be empty"):
         ClientCredentials("https://auth.example/t", "app")
+
+
+async def test_the_mints_declare_their_secrets_for_the_providers_messages(
+    token_server: TokenServer,
+) -> None:
+    credentials = ClientCredentials(token_server.url, "id", "the-client-secret")
+    assert ClientCredentialsMint(credentials).secrets() == ("the-client-secret",)
+    token_server.answer = lambda n: token(n=n, refresh_token=f"rt-{n}")
+    async with RefreshTokenMint(credentials, "rt-0") as mint:
+        assert set(mint.secrets()) == {"the-client-secret", "rt-0"}
+        await mint()  # rotated: rt-0 may still be on the wire, so both are scrubbed
+        assert set(mint.secrets()) == {"the-client-secret", "rt-0", "rt-1"}
+        await mint()
+        assert set(mint.secrets()) == {"the-client-secret", "rt-1", "rt-2"}

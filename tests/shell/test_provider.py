@@ -168,7 +168,7 @@ async def test_a_mint_returning_the_wrong_type_is_a_clear_failure() -> None:
         return "just a string"  # type: ignore[return-value]
 
     async with RefreshingProvider(wrong) as provider:
-        with pytest.raises(CredentialError, match="TypeError"):
+        with pytest.raises(CredentialError, match="the mint returned str, not Minted"):
             await provider.token()
 
 
