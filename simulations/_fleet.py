@@ -17,6 +17,7 @@ and a test checks that both give the same metrics.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import math
 import random
@@ -125,6 +126,11 @@ class _Run:
         self.sent_at = [0.0] * n
         self.recovering: dict[int, set[int]] = {}
         self.recovery: list[float | None] = [None] * len(scenario.outages)
+        # When every credential is re-provisioned (the end of a revoking outage): a run of
+        # quiet demands cannot reach past one, since the policy starts afresh there.
+        self.replacements = sorted(
+            o.end for o in scenario.outages if o.kind is OutageKind.INVALID_GRANT
+        )
         self.heap: list[tuple[float, int, int, int, int, CredentialError | None]] = []
         self.seq = 0
 
@@ -207,6 +213,9 @@ class _Run:
         """How many demands from the n-th on are served before anything can change instance i."""
         at, skew = self.demand_time(i), self.skews[i]
         until = min(self.tick_at[i], self.done_at[i], self.scenario.duration)
+        replacement = bisect.bisect_right(self.replacements, at(n))
+        if replacement < len(self.replacements):
+            until = min(until, self.replacements[replacement])
 
         def changes(m: int) -> bool:
             time = at(m)
