@@ -309,7 +309,10 @@ class RefreshingProvider(Generic[V]):
             error = CredentialError(
                 kind=ErrorKind.UNAVAILABLE, message="the mint was cancelled: the provider closed"
             )
-            self._apply(MintFailed(self._clock(), in_flight.attempt, error, self._rng.random()))
+            try:
+                self._apply(MintFailed(self._clock(), in_flight.attempt, error, self._rng.random()))
+            except Exception as bug:  # closing must not replace the body's exception
+                _log_internal(self.name, "closing", bug)
         for subscription in list(self._subscriptions):
             subscription.offer(None)
         self._raw_clock, self._clock_offset = _not_open, 0.0
@@ -572,8 +575,9 @@ class RefreshingProvider(Generic[V]):
             if self._clock() >= scope.deadline:
                 try:
                     self._apply(Tick(self._clock()))
-                except Exception as bug:  # the timer must outlive our own bug
+                except Exception as bug:  # the timer must outlive our own bug...
                     _log_internal(self.name, "a wake-up", bug)
+                    await anyio.sleep(1.0)  # ...without spinning on a wake-up that keeps failing
 
 
 def _log_internal(credential: str, doing: str, bug: Exception) -> None:

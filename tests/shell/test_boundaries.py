@@ -22,7 +22,16 @@ import pytest
 import trio
 import trio.testing
 
-from mintgate.policy import CredentialError, ErrorKind, Notice, NoticeKind, RefreshConfig, Token
+from mintgate.policy import (
+    CredentialError,
+    ErrorKind,
+    Notice,
+    NoticeKind,
+    RefreshConfig,
+    Tick,
+    Token,
+    step,
+)
 from mintgate.shell import Minted, RefreshingProvider
 from mintgate.shell.testing import HANG, FakeMint, VirtualTimeEventLoop
 
@@ -520,3 +529,28 @@ def test_a_provider_used_from_a_second_loop_is_a_clear_error(backend: str) -> No
     assert len(errors) == 2
     assert all("another event loop" in str(e) for e in errors)
     assert all("'billing'" in str(e) for e in errors)
+
+
+async def test_an_internal_error_on_a_wake_up_is_logged_and_the_timer_goes_on(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    failures = 0
+
+    def flaky_step(config: RefreshConfig, state: Any, event: Any) -> Any:
+        nonlocal failures
+        if isinstance(event, Tick) and failures == 0:
+            failures += 1
+            raise AssertionError("a bug of ours in the core")
+        return step(config, state, event)
+
+    monkeypatch.setattr("mintgate.shell._provider.step", flaky_step)
+    mint = FakeMint(lifetime=100.0)
+    async with RefreshingProvider(mint) as provider:
+        first = await provider.token()
+        await anyio.sleep(150.0)  # the refresh's wake-up fails once, then is retried
+        assert provider.current() is not None
+        assert provider.current() is not first
+    assert failures == 1
+    assert mint.calls >= 2
+    errors = [r.getMessage() for r in caught_records(caplog) if r.levelno == logging.ERROR]
+    assert any("internal error in a wake-up (AssertionError)" in m for m in errors)
