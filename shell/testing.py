@@ -2,6 +2,7 @@
 
 - :class:`FakeMint`: a scripted mint with latency, lifetimes, failures and hangs, that records
   every call and the most mints it saw in flight at once.
+- :class:`RecordingReporter`: a ``Reporter`` that keeps every notice.
 - The core's tools, re-exported: :class:`Script` (drive the pure core by hand),
   :class:`InvariantChecker` (the contract's invariants as a reusable check),
   :func:`outage_attempt_bound`, :func:`check_scenario`.
@@ -21,7 +22,7 @@ from collections.abc import Callable
 
 import anyio
 
-from mintgate.policy import CredentialError, ErrorKind
+from mintgate.policy import CredentialError, ErrorKind, Notice, NoticeKind
 from mintgate.policy.testing import (
     InvariantChecker,
     InvariantViolation,
@@ -37,6 +38,7 @@ __all__ = [
     "InvariantChecker",
     "InvariantViolation",
     "Outcome",
+    "RecordingReporter",
     "Script",
     "VirtualTimeEventLoop",
     "check_scenario",
@@ -106,6 +108,28 @@ class FakeMint:
             return Minted(f"token-{call}", expires_in=self.lifetime)
         finally:
             self.in_flight -= 1
+
+
+class RecordingReporter:
+    """A ``Reporter`` that keeps every notice it is given, with the credential's name.
+
+    Attributes:
+        seen: ``(credential, notice)`` pairs, oldest first.
+    """
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, Notice]] = []
+
+    def notice(self, credential: str, notice: Notice) -> None:
+        self.seen.append((credential, notice))
+
+    def notices(self, kind: NoticeKind | None = None) -> list[Notice]:
+        """The notices seen, of one kind or of all."""
+        return [n for _, n in self.seen if kind is None or n.kind is kind]
+
+    def kinds(self) -> list[NoticeKind]:
+        """The kind of each notice seen, in order."""
+        return [n.kind for _, n in self.seen]
 
 
 class _JumpingSelector(selectors.DefaultSelector):

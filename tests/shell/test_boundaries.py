@@ -33,7 +33,7 @@ from mintgate.policy import (
     step,
 )
 from mintgate.shell import Minted, RefreshingProvider
-from mintgate.shell.testing import HANG, FakeMint, VirtualTimeEventLoop
+from mintgate.shell.testing import HANG, FakeMint, RecordingReporter, VirtualTimeEventLoop
 
 pytestmark = pytest.mark.anyio
 
@@ -45,14 +45,6 @@ def anyio_backend(
     request: pytest.FixtureRequest, virtual_time_backend: Any, virtual_asyncio_backend: Any
 ) -> Any:
     return virtual_time_backend if request.param == "trio" else virtual_asyncio_backend
-
-
-class Notices:
-    def __init__(self) -> None:
-        self.seen: list[Notice] = []
-
-    def notice(self, credential: str, notice: Notice) -> None:
-        self.seen.append(notice)
 
 
 def reauth() -> CredentialError:
@@ -280,7 +272,7 @@ async def test_nothing_that_leaves_the_provider_reaches_the_mints_frames(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="mintgate")
-    notices = Notices()
+    notices = RecordingReporter()
     async with RefreshingProvider(LeakyMint(), reporter=notices) as provider:
         with pytest.raises(CredentialError) as caught:
             await provider.token()
@@ -288,7 +280,7 @@ async def test_nothing_that_leaves_the_provider_reaches_the_mints_frames(
         kept = provider._state.last_error
     failure = result.failure()
     errors: list[BaseException] = [caught.value, failure]
-    errors += [n.error for n in notices.seen if n.error is not None]
+    errors += [n.error for n in notices.notices() if n.error is not None]
     assert kept is not None
     errors.append(kept)
     assert len(errors) >= 4
@@ -297,7 +289,7 @@ async def test_nothing_that_leaves_the_provider_reaches_the_mints_frames(
         assert error.__context__ is None
         for text in texts_reachable_from(error):
             assert SECRET not in text
-    for error in [n.error for n in notices.seen if n.error is not None] + [kept]:
+    for error in [n.error for n in notices.notices() if n.error is not None] + [kept]:
         assert error.__traceback__ is None
     records = caught_records(caplog)
     assert all(r.exc_info is None for r in records)

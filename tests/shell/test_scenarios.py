@@ -14,10 +14,10 @@ from typing import Any
 import anyio
 import pytest
 
-from mintgate.policy import CredentialError, ErrorKind, Notice, NoticeKind, RefreshConfig, Token
+from mintgate.policy import CredentialError, ErrorKind, NoticeKind, RefreshConfig, Token
 from mintgate.policy.testing import outage_attempt_bound
 from mintgate.shell import Minted, RefreshingProvider
-from mintgate.shell.testing import HANG, FakeMint, unavailable
+from mintgate.shell.testing import HANG, FakeMint, RecordingReporter, unavailable
 
 pytestmark = pytest.mark.anyio
 
@@ -29,20 +29,9 @@ def anyio_backend(
     return virtual_time_backend if request.param == "trio" else virtual_asyncio_backend
 
 
-class Notices:
-    def __init__(self) -> None:
-        self.seen: list[tuple[str, Notice]] = []
-
-    def notice(self, credential: str, notice: Notice) -> None:
-        self.seen.append((credential, notice))
-
-    def kinds(self) -> list[NoticeKind]:
-        return [n.kind for _, n in self.seen]
-
-
 async def test_a_day_of_one_hour_tokens_is_24_mints_each_at_its_refresh_point() -> None:
     mint = FakeMint(lifetime=3600.0, latency=0.05)
-    notices = Notices()
+    notices = RecordingReporter()
     async with RefreshingProvider(mint, reporter=notices, rng=random.Random(1)) as provider:
         await provider.token()
         while provider.statistics().generation < 24:
@@ -75,7 +64,7 @@ async def _collect(provider: RefreshingProvider[str], into: list[Token[str]]) ->
 
 async def test_a_20_minute_outage_before_the_refresh_point_reaches_no_caller() -> None:
     mint = FakeMint(lifetime=3600.0)
-    notices = Notices()
+    notices = RecordingReporter()
     config = RefreshConfig()
     async with RefreshingProvider(mint, config=config, reporter=notices) as provider:
         await provider.token()
