@@ -113,6 +113,7 @@ class NoticeKind(enum.Enum):
     INVALIDATION_IGNORED = "invalidation_ignored"
     RESULT_IGNORED = "result_ignored"
     CREDENTIAL_DEAD = "credential_dead"
+    CREDENTIAL_SUSPENDED = "credential_suspended"
 
 
 @attrs.frozen
@@ -127,7 +128,7 @@ class Notice:
         generation: The token generation concerned, if any.
         error: The error concerned (``MINT_FAILED``, ``REAUTH_REQUIRED``).
         when: A time this notice announces: the refresh or retry point, the breaker's half-open
-            time, the end of the stale period.
+            time, the end of the stale period, a suspension's re-check.
     """
 
     kind: NoticeKind

@@ -43,6 +43,9 @@ class MintSucceeded(Generic[V]):
         expires_at: When the token expires on the core's clock, or None for a token that
             never expires (a static key).
         draw: A uniform draw in ``[0, 1)`` for the refresh-point jitter.
+        issued_at: When the token was issued, if before this attempt started (a token adopted
+            from a store or another process); it sets ``Token.issued_at``, the lifetime and so
+            the refresh point. None, or a time not before the attempt's start, means the start.
     """
 
     now: float
@@ -50,6 +53,7 @@ class MintSucceeded(Generic[V]):
     value: V = attrs.field(repr=False)
     expires_at: float | None
     draw: float
+    issued_at: float | None = None
 
 
 @attrs.frozen

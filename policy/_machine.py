@@ -17,8 +17,10 @@ Freshness (rules 1, 2, 7, 8)
     every ``Demand`` is served at once while it is, whatever else is going on. The refresh
     point is fixed when the token is installed: ``issued + lifetime * (refresh_at - jitter *
     draw)``, clamped into ``[issued, min(expires_at - floor, expires_at - skew)]``; a token that
-    arrives inside its refresh window (short-lived, a re-served cached token, or a late mint)
-    gets the point pushed out by a growing backoff so it cannot cause a mint loop.
+    arrives inside its refresh window (a re-served cached token, an adopted or late one) gets
+    the point pushed out by a growing backoff so it cannot cause a mint loop. ``skew`` and
+    ``floor`` shrink with short lifetimes: a token of lifetime ``L`` uses ``min(skew, 0.1 L)``
+    and ``min(floor, 0.25 L)`` everywhere, so a 3-second token is served and refreshed in time.
 
 Single flight (rule 3)
     IDLE <-> IN_FLIGHT(attempt). A mint starts only from IDLE; callers that cannot be served
@@ -32,24 +34,31 @@ Backoff (rules 4, 6)
     halfway to the token's last usable instant (patience early, urgency near expiry), and
     never earlier than the issuer's ``Retry-After``. With no usable token the failure reaches
     the waiters and nothing is retried in the background: the next ``Demand`` starts the next
-    attempt. A non-retryable failure (reauthentication or configuration) makes the credential
-    DEAD: the token is served until ``expires_at - skew``, then every caller gets that error,
-    and nothing is minted again until the credential is replaced (``PolicyState.initial()``).
+    attempt. A reauthentication failure makes the credential DEAD: the token is served until
+    ``expires_at - skew``, then every caller gets that error, and nothing is minted again until
+    the credential is replaced (``PolicyState.initial()``). A configuration failure SUSPENDS it
+    the same way, except that one re-check (a probe) is let through ``breaker_cooldown_cap``
+    later, and its answer is handled like any attempt's: a fixed issuer heals the credential.
 
 Breaker (rule 5)
     CLOSED -> (``breaker_threshold`` consecutive failures) OPEN(until) -> (cooldown over)
     HALF_OPEN: exactly one PROBE is let through, on the wake-up when a token is cached, else
     on the next ``Demand``. Probe success -> CLOSED and the cooldown resets; probe failure ->
-    OPEN again with the cooldown doubled up to its cap. While OPEN nothing is minted and a
-    ``Demand`` without a usable token is rejected at once with ``retry_after`` until the
-    half-open.
+    OPEN again with the cooldown doubled, up to ``breaker_cooldown_cap`` while a usable token
+    is served and up to the shorter ``rejecting_cap`` while callers are refused. While a usable
+    token is cached the half-open time never lets the token die unprobed: it comes no later
+    than a base cooldown before the token's last usable instant (the deadline probe). Once
+    OPEN, the probe's time is the breaker's alone (rule 4's backoff no longer applies). While
+    OPEN nothing is minted and a ``Demand`` without a usable token is rejected at once with
+    ``retry_after`` until the probe is allowed.
 
-All mints pass the same *gate*: the breaker's half-open time, the issuer's ``Retry-After``, and,
-while the token is invalidated, ``forced_min_interval`` since the last forced mint. A mint is due
+All mints pass the same *gate*: the breaker's half-open time, the issuer's ``Retry-After``, a
+suspension's re-check time, and, while the token is invalidated, ``forced_min_interval`` since
+the last forced mint. A mint is due
 when a caller has no usable token (``Demand``) or when ``next_mint_at`` has passed (refresh point,
 retry, deferred forced mint); it starts once the gate allows. The decision always carries the
 next instant the shell must wake the core: the next background mint or the instant the token
-stops being usable, whichever is first.
+stops being usable, whichever is first, and never earlier than the step's ``now``.
 """
 
 from __future__ import annotations
@@ -75,7 +84,7 @@ from mintgate.policy._errors import CredentialError, ErrorKind
 from mintgate.policy._events import Demand, Event, Invalidate, MintFailed, MintSucceeded, Tick
 from mintgate.policy._state import PolicyState
 
-__all__ = ["backoff_delay", "step"]
+__all__ = ["backoff_delay", "margins", "step"]
 
 V = TypeVar("V")
 
@@ -163,7 +172,7 @@ def _on_demand(config: RefreshConfig, state: PolicyState[V], now: float) -> Step
         reply = Wait()
     else:
         reply = Reject(_why_not(state, now))
-    return Step(state, reply, start, None, state.wake_at, tuple(notices))
+    return Step(state, reply, start, None, _wake(state, now), tuple(notices))
 
 
 def _on_tick(config: RefreshConfig, state: PolicyState[V], now: float) -> Step[V]:
@@ -177,7 +186,7 @@ def _on_tick(config: RefreshConfig, state: PolicyState[V], now: float) -> Step[V
         notices.append(Notice(NoticeKind.TOKEN_EXPIRED, now, generation=state.generation))
         state = attrs.evolve(state, expiry_noted=True)
     state, start = _maybe_start(config, state, now, wanted=False, notices=notices)
-    return Step(state, None, start, None, state.wake_at, tuple(notices))
+    return Step(state, None, start, None, _wake(state, now), tuple(notices))
 
 
 def _on_success(config: RefreshConfig, state: PolicyState[V], event: MintSucceeded[V]) -> Step[V]:
@@ -187,21 +196,31 @@ def _on_success(config: RefreshConfig, state: PolicyState[V], event: MintSucceed
     expires_at = event.expires_at
     if expires_at is not None:
         expires_at = _time("MintSucceeded.expires_at", expires_at)
+    issued_at = event.issued_at
+    if issued_at is not None:
+        issued_at = _time("MintSucceeded.issued_at", issued_at)
     flight = state.in_flight
     if flight is None or attempt != flight.attempt:
         return _ignored_result(state, now, attempt)
     assert state.in_flight_since is not None
+    # Rule 2: issued when the attempt started, or earlier for an adopted token (a later
+    # issued_at is clamped to the start: a token is never younger than the attempt).
     issued = state.in_flight_since
+    if issued_at is not None and issued_at < issued:
+        issued = issued_at
 
-    if expires_at is not None and now >= expires_at - config.skew:
-        error = CredentialError(
-            kind=ErrorKind.INVALID_RESPONSE,
-            message=(
-                f"the minted token was unusable on arrival: it expires {expires_at - now:.3f} s "
-                f"after it arrived, within skew={config.skew:g} s"
-            ),
-        )
-        return _on_failure(config, state, now, flight, error, draw)
+    skew = 0.0
+    if expires_at is not None:
+        skew = margins(config, expires_at - issued)[0]
+        if now >= expires_at - skew:
+            error = CredentialError(
+                kind=ErrorKind.INVALID_RESPONSE,
+                message=(
+                    f"the minted token was unusable on arrival: it expires "
+                    f"{expires_at - now:.3f} s after it arrived, within skew={skew:g} s"
+                ),
+            )
+            return _on_failure(config, state, now, flight, error, draw)
 
     generation = state.generation + 1
     token = Token(event.value, expires_at, issued, generation)
@@ -213,7 +232,7 @@ def _on_success(config: RefreshConfig, state: PolicyState[V], event: MintSucceed
     early = 0
     fresh_until = math.inf
     if expires_at is not None:
-        fresh_until = expires_at - config.skew
+        fresh_until = expires_at - skew
         refresh, early = _refresh_point(config, state, now, issued, expires_at, draw)
         notices.append(
             Notice(NoticeKind.REFRESH_SCHEDULED, now, generation=generation, when=refresh)
@@ -233,12 +252,15 @@ def _on_success(config: RefreshConfig, state: PolicyState[V], event: MintSucceed
         in_flight_since=None,
         failures=0,
         last_error=None,
+        suspended=None,
+        recheck_at=None,
         not_before=None,
         breaker_open_until=None,
         cooldown=None,
+        openings=0,
         expiry_noted=False,
     )
-    return Step(state, None, None, Serve(token), state.wake_at, tuple(notices))
+    return Step(state, None, None, Serve(token), _wake(state, now), tuple(notices))
 
 
 def _on_failure_event(config: RefreshConfig, state: PolicyState[V], event: MintFailed) -> Step[V]:
@@ -273,55 +295,101 @@ def _on_failure(
         "failures": failures,
         "last_error": error,
         "next_mint_at": None,
+        # A suspension ends with its re-check's answer, whatever it is.
+        "suspended": None,
+        "recheck_at": None,
     }
-
     if not error.retryable:
-        # Rule 6: never retried. Served while fresh, without stale grace; then dead.
-        notices.append(Notice(NoticeKind.CREDENTIAL_DEAD, now, error=error))
-        changes.update(dead=error, stale_granted=False)
+        # Rule 6: no backoff retries and no stale grace; the token is served while fresh.
+        changes["stale_granted"] = False
         if held and state.usable_until != state.fresh_until:
             changes.update(usable_until=state.fresh_until, expiry_noted=False)
-        state = attrs.evolve(state, **changes)
-        return _resolved(state, now, error, notices)
+        if error.requires_reauth:  # dead until the credential is replaced
+            notices.append(Notice(NoticeKind.CREDENTIAL_DEAD, now, error=error))
+            state = attrs.evolve(state, dead=error, **changes)
+            return _resolved(state, now, error, notices)
+        return _suspend(config, state, now, error, changes, notices)
 
     # Rule 1: a retryable failure of a refresh of the current token grants stale grace.
     if held and config.stale_grace > 0 and not state.stale_granted:
         assert token is not None
-        if token.expires_at is not None:
-            grace_end = token.expires_at + config.stale_grace
+        grace_end = None if token.expires_at is None else token.expires_at + config.stale_grace
+        if grace_end is not None and grace_end > now:  # a grace already over grants nothing
             changes.update(stale_granted=True, usable_until=grace_end, expiry_noted=False)
 
     # Rule 6: the issuer's Retry-After delays the next attempt, whatever it is.
     changes["not_before"] = None if error.retry_after is None else now + error.retry_after
+    state = attrs.evolve(state, **changes)
+    usable = state.usable(now)
 
     # Rule 5: the breaker opens at the threshold; a failed probe reopens it, cooldown doubled.
-    if flight.reason is MintReason.PROBE and state.cooldown is not None:
-        cooldown = min(config.breaker_cooldown_cap, state.cooldown * 2)
-    elif failures >= config.breaker_threshold and state.breaker_open_until is None:
-        cooldown = config.breaker_cooldown
+    if state.breaker_open_until is not None:
+        openings = state.openings + 1
+    elif failures >= config.breaker_threshold:
+        openings = 1
     else:
-        cooldown = None
-    if cooldown is not None:
-        changes.update(cooldown=cooldown, breaker_open_until=now + cooldown)
+        openings = 0
+    if openings:
+        cap = config.breaker_cooldown_cap if usable else config.rejecting_cap
+        cooldown = min(cap, config.breaker_cooldown * 2.0 ** min(openings - 1, 64))
+        half_open = now + cooldown
+        if usable and math.isfinite(state.usable_until):
+            # The deadline probe: one probe still lands a base cooldown before the end.
+            deadline = state.usable_until - config.breaker_cooldown
+            half_open = max(now + config.breaker_cooldown, min(half_open, deadline))
+        state = attrs.evolve(
+            state, cooldown=cooldown, openings=openings, breaker_open_until=half_open
+        )
         notices.append(
-            Notice(NoticeKind.BREAKER_OPENED, now, attempt=flight.attempt, when=now + cooldown)
+            Notice(NoticeKind.BREAKER_OPENED, now, attempt=flight.attempt, when=half_open)
         )
 
-    state = attrs.evolve(state, **changes)
-
-    # Rule 4: retry in the background only while a usable token is served meanwhile.
-    if state.usable(now):
+    if state.breaker_open_until is not None:
+        # The probe's time is the breaker's alone: on the half-open wake-up if a token is
+        # cached (usable or not), else on the next Demand.
+        if token is not None:
+            state = attrs.evolve(state, next_mint_at=now)
+    elif usable:
+        # Rule 4: retry in the background while a usable token is served meanwhile, never
+        # later than halfway to its last usable instant.
         delay = backoff_delay(config, failures, draw)
         if math.isfinite(state.usable_until):
             delay = min(delay, (state.usable_until - now) / 2)
         state = attrs.evolve(state, next_mint_at=now + delay)
-    elif token is not None and state.breaker_open_until is not None:
-        # A cached token needs replacing: the half-open wake-up starts the probe.
-        state = attrs.evolve(state, next_mint_at=now)
     start = state.background_start()
     if start is not None:
         notices.append(Notice(NoticeKind.RETRY_SCHEDULED, now, when=start))
     return _resolved(state, now, error, notices)
+
+
+def _suspend(
+    config: RefreshConfig,
+    state: PolicyState[V],
+    now: float,
+    error: CredentialError,
+    changes: dict[str, Any],
+    notices: list[Notice],
+) -> Step[V]:
+    """Rule 6 for a configuration error: one re-check ``breaker_cooldown_cap`` later (or when
+    its own Retry-After ends, if later), none before. It starts a new row for the breaker."""
+    wait = config.breaker_cooldown_cap
+    if error.retry_after is not None:
+        wait = max(wait, error.retry_after)
+    recheck = now + wait
+    changes.update(
+        suspended=error,
+        recheck_at=recheck,
+        failures=0,
+        not_before=None,
+        breaker_open_until=None,
+        cooldown=None,
+        openings=0,
+        # On the wake-up if a token is cached (even one no longer usable), else on a Demand.
+        next_mint_at=recheck if state.token is not None else None,
+    )
+    state = attrs.evolve(state, **changes)
+    notices.append(Notice(NoticeKind.CREDENTIAL_SUSPENDED, now, error=error, when=recheck))
+    return _resolved(state, now, error.with_retry_after(wait), notices)
 
 
 def _on_invalidate(config: RefreshConfig, state: PolicyState[V], event: Invalidate) -> Step[V]:
@@ -336,19 +404,25 @@ def _on_invalidate(config: RefreshConfig, state: PolicyState[V], event: Invalida
         )
     if generation != state.generation or state.invalidated:
         notice = Notice(NoticeKind.INVALIDATION_IGNORED, now, generation=generation)
-        return Step(state, None, None, None, state.wake_at, (notice,))
+        return Step(state, None, None, None, _wake(state, now), (notice,))
     notices = [Notice(NoticeKind.TOKEN_INVALIDATED, now, generation=generation)]
+    # Rule 8: a forced mint, unless one is in flight already (it will replace the token), or
+    # the credential is suspended (rule 6: the re-check's time stays as it is).
+    next_mint_at: float | None = now
+    if state.in_flight is not None:
+        next_mint_at = None
+    elif state.suspended is not None:
+        next_mint_at = state.next_mint_at
     state = attrs.evolve(
         state,
         invalidated=True,
         stale_granted=False,
         fresh_until=-math.inf,
         usable_until=-math.inf,
-        # Rule 8: a forced mint, unless one is in flight already (it will replace the token).
-        next_mint_at=None if state.in_flight is not None else now,
+        next_mint_at=next_mint_at,
     )
     state, start = _maybe_start(config, state, now, wanted=False, notices=notices)
-    return Step(state, None, start, None, state.wake_at, tuple(notices))
+    return Step(state, None, start, None, _wake(state, now), tuple(notices))
 
 
 # -- shared pieces -----------------------------------------------------------------------------
@@ -358,6 +432,13 @@ def backoff_delay(config: RefreshConfig, failures: int, draw: float) -> float:
     """Rule 4's jittered exponential delay after the ``failures``-th consecutive failure."""
     exponent = min(failures - 1, 64)
     return min(config.retry_cap, config.retry_base * 2.0**exponent) * (1 - draw / 2)
+
+
+def margins(config: RefreshConfig, lifetime: float) -> tuple[float, float]:
+    """The effective ``(skew, floor)`` for a token of ``lifetime`` seconds: ``min(skew, 0.1 L)``
+    and ``min(floor, 0.25 L)``, sized for tokens of minutes or hours, shrunk for short ones."""
+    lifetime = max(lifetime, 0.0)
+    return min(config.skew, 0.1 * lifetime), min(config.floor, 0.25 * lifetime)
 
 
 def _refresh_point(
@@ -373,18 +454,15 @@ def _refresh_point(
     Returns the point and the new count of consecutive installs inside their window.
     """
     lifetime = expires_at - issued
-    unusable = expires_at - config.skew
+    skew, floor = margins(config, lifetime)
+    unusable = expires_at - skew
     point = issued + lifetime * (config.refresh_at - config.jitter * draw)
-    point = max(issued, min(point, expires_at - config.floor, unusable))
+    point = max(issued, min(point, expires_at - floor, unusable))
     previous = state.token
-    inside = (
-        point <= now
-        or lifetime < config.floor + config.skew
-        or (
-            previous is not None
-            and previous.expires_at is not None
-            and expires_at <= previous.expires_at
-        )
+    inside = point <= now or (
+        previous is not None
+        and previous.expires_at is not None
+        and expires_at <= previous.expires_at
     )
     if not inside:
         return point, 0
@@ -415,7 +493,9 @@ def _maybe_start(
         return state, None
     if max(due, state.gate()) > now:
         return state, None
-    if state.breaker_open_until is not None:
+    if state.suspended is not None:
+        reason = MintReason.PROBE  # the re-check of rule 6
+    elif state.breaker_open_until is not None:
         reason = MintReason.PROBE
         notices.append(Notice(NoticeKind.BREAKER_HALF_OPEN, now, attempt=state.next_attempt))
     elif state.invalidated:
@@ -453,7 +533,13 @@ def _resolved(
             notices.append(Notice(NoticeKind.SERVED_STALE, now, generation=state.generation))
     else:
         resolve = Reject(error)
-    return Step(state, None, None, resolve, state.wake_at, tuple(notices))
+    return Step(state, None, None, resolve, _wake(state, now), tuple(notices))
+
+
+def _wake(state: PolicyState[Any], now: float) -> float | None:
+    """Rule 9: the state's wake-up, never earlier than the step's ``now`` (due now)."""
+    wake = state.wake_at
+    return now if wake is not None and wake < now else wake
 
 
 def _why_not(state: PolicyState[Any], now: float) -> CredentialError:
@@ -462,6 +548,8 @@ def _why_not(state: PolicyState[Any], now: float) -> CredentialError:
         return state.dead
     retry_after = state.gate() - now
     assert retry_after > 0, "a mint should have started"
+    if state.suspended is not None:
+        return state.suspended.with_retry_after(retry_after)
     last = state.last_error
     if state.breaker_open_until is not None and state.breaker_open_until > now:
         cause = "" if last is None else f"; last error: {last.kind.value}: {last.message}"
@@ -484,4 +572,4 @@ def _why_not(state: PolicyState[Any], now: float) -> CredentialError:
 
 def _ignored_result(state: PolicyState[V], now: float, attempt: int) -> Step[V]:
     notice = Notice(NoticeKind.RESULT_IGNORED, now, attempt=attempt)
-    return Step(state, None, None, None, state.wake_at, (notice,))
+    return Step(state, None, None, None, _wake(state, now), (notice,))

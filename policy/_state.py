@@ -50,10 +50,15 @@ class PolicyState(Generic[V]):
         next_attempt: The attempt id the next mint will get.
         failures: Consecutive failed mints.
         last_error: The error of the newest failed mint since the last success.
-        dead: A non-retryable error that ended all minting until the credential is replaced.
+        dead: A reauthentication error that ended all minting until the credential is replaced.
+        suspended: A configuration error that suspended minting until :attr:`recheck_at`.
+        recheck_at: While suspended, the one re-check attempt starts no earlier than this.
         not_before: No mint starts before this (the issuer's ``Retry-After``).
         breaker_open_until: While not None the breaker is open; at this instant it half-opens.
-        cooldown: The cooldown the breaker opened with, doubling after each failed probe.
+        cooldown: The cooldown ``c_j`` of the current opening (it doubles after each failed
+            probe, up to the cap that applies then).
+        openings: Which opening in a row this is (``j``: 1 for the first, one more per failed
+            probe); 0 while the breaker is closed.
         forced_not_before: While the token is invalidated, no mint starts before this
             (``forced_min_interval``).
         expiry_noted: A ``TOKEN_EXPIRED`` notice was given for the current ``usable_until``.
@@ -74,9 +79,12 @@ class PolicyState(Generic[V]):
     failures: int = 0
     last_error: CredentialError | None = None
     dead: CredentialError | None = None
+    suspended: CredentialError | None = None
+    recheck_at: float | None = None
     not_before: float | None = None
     breaker_open_until: float | None = None
     cooldown: float | None = None
+    openings: int = 0
     forced_not_before: float | None = None
     expiry_noted: bool = False
 
@@ -109,12 +117,15 @@ class PolicyState(Generic[V]):
         return _INITIAL
 
     def gate(self) -> float:
-        """The earliest instant any mint may start: breaker, ``Retry-After``, forced interval."""
+        """The earliest instant any mint may start: breaker, ``Retry-After``, forced interval,
+        and a suspension's re-check time."""
         gate = -INF
         if self.breaker_open_until is not None:
             gate = self.breaker_open_until
         if self.not_before is not None and self.not_before > gate:
             gate = self.not_before
+        if self.recheck_at is not None and self.recheck_at > gate:
+            gate = self.recheck_at
         if self.invalidated and self.forced_not_before is not None:
             gate = max(gate, self.forced_not_before)
         return gate

@@ -15,7 +15,6 @@ Everything here is as pure as the core: no clock, no randomness, no I/O.
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Callable, Mapping
 from typing import Any, Generic, TypeVar
 
@@ -128,17 +127,19 @@ class Script(Generic[V]):
         expires_at: float | None = None,
         draw: float = 0.5,
         attempt: int | str = "current",
+        issued_at: float | None = None,
     ) -> Step[V]:
         """The mint answers with ``value``.
 
         ``expires_in`` counts from when the mint started, as adapters count it; ``expires_at``
-        (absolute) wins when given; both None make a token that never expires.
+        (absolute) wins when given; both None make a token that never expires. ``issued_at``
+        (absolute) adopts a token issued before the attempt started.
         """
         attempt_id = self.attempt(attempt)
         if expires_at is None and expires_in is not None:
             started = self.state.in_flight_since
             expires_at = (self.now if started is None else started) + expires_in
-        return self.feed(MintSucceeded(self.now, attempt_id, value, expires_at, draw))
+        return self.feed(MintSucceeded(self.now, attempt_id, value, expires_at, draw, issued_at))
 
     def mint_fail(
         self,
@@ -167,21 +168,27 @@ class InvariantViolation(AssertionError):
     """A step broke one of the policy contract's invariants."""
 
 
-def outage_attempt_bound(config: RefreshConfig, outage: float) -> int:
+def outage_attempt_bound(config: RefreshConfig, outage: float, *, token_cached: bool = True) -> int:
     """The most mint attempts an outage may see, ``outage`` seconds after the breaker opened.
 
-    ``breaker_threshold + max{p : sum(min(cap, cooldown * 2**(i-1)) for i in 1..p) <= outage}``:
-    the failures that open the breaker, then one probe per elapsed cooldown.
+    ``breaker_threshold + max{p : sum(min(cap_min, cooldown * 2**(i-1)) for i in 1..p) <= D}``,
+    ``cap_min`` the effective rejecting cap: the failures that open the breaker, then one probe
+    per elapsed cooldown. With a usable token at some point of the outage (``token_cached``) the
+    deadline probe may shorten two waits, so two more attempts are allowed.
     """
-    if config.breaker_cooldown == 0:
-        return sys.maxsize  # a zero cooldown lets a probe through on every attempt
+    cap = config.rejecting_cap
     probes, spent = 0, 0.0
     while True:
-        cooldown = min(
-            config.breaker_cooldown_cap, config.breaker_cooldown * 2.0 ** min(probes, 64)
-        )
+        cooldown = min(cap, config.breaker_cooldown * 2.0 ** min(probes, 64))
+        if cooldown == cap and spent + cap <= outage:
+            # From here on every wait is the cap: count them at once, then settle the last.
+            whole = int((outage - spent) // cap)
+            probes, spent = probes + whole, spent + whole * cap
+            while spent > outage:  # floating-point rounding of the product
+                probes, spent = probes - 1, spent - cap
+            cooldown = cap
         if spent + cooldown > outage:
-            return config.breaker_threshold + probes
+            return config.breaker_threshold + probes + (2 if token_cached else 0)
         spent += cooldown
         probes += 1
 
@@ -203,30 +210,43 @@ class InvariantChecker:
         self.in_flight_since = 0.0
         self.token_generation = 0
         self.token_expires: float | None = None
+        self.token_issued = 0.0
         self.token_invalidated = False
         self.stale_ok = False
         self.dead = False
+        self.suspended_until: float | None = None  # a configuration error's re-check time
         # The breaker, modelled from failures alone.
         self.failures = 0
         self.open_until: float | None = None
-        self.cooldown = 0.0
+        self.openings = 0
+        self.not_before: float | None = None  # the last failure's Retry-After
+        self.forced_not_before: float | None = None  # rule 8's interval, while invalidated
         # The current run of consecutive failures (an outage) and its attempts.
         self.run_attempts = 0
         self.run_opened_at: float | None = None
+        self.run_had_usable = False
 
     # -- the model -----------------------------------------------------------------------------
 
+    def skew(self) -> float:
+        """The current token's effective skew: ``min(skew, 0.1 * lifetime)``."""
+        if self.token_expires is None:
+            return self.config.skew
+        return min(self.config.skew, 0.1 * max(self.token_expires - self.token_issued, 0.0))
+
+    def last_usable(self) -> float:
+        """The instant the current token stops being usable (``U`` of rule 5)."""
+        if self.token_generation == 0 or self.token_invalidated:
+            return -math.inf
+        if self.token_expires is None:
+            return math.inf
+        if self.stale_ok and not self.dead:
+            return self.token_expires + self.config.stale_grace
+        return self.token_expires - self.skew()
+
     def usable(self, now: float) -> bool:
         """Whether the model says the current token may be served at ``now``."""
-        if self.token_generation == 0 or self.token_invalidated:
-            return False
-        if self.token_expires is None:
-            return True
-        if now < self.token_expires - self.config.skew:
-            return True
-        return (
-            self.stale_ok and not self.dead and now < self.token_expires + self.config.stale_grace
-        )
+        return now < self.last_usable()
 
     def _fail(self, what: str, event: Event[Any]) -> None:
         raise InvariantViolation(f"step {self.steps}: {what} (event {event!r})")
@@ -238,6 +258,8 @@ class InvariantChecker:
         self.steps += 1
         now = event.now
         usable_before = self.usable(now)
+        if usable_before and self.run_attempts:
+            self.run_had_usable = True
 
         if isinstance(event, Demand):
             self._check_demand(event, result, usable_before)
@@ -261,8 +283,11 @@ class InvariantChecker:
         if result.start_mint is not None:
             self._check_start(event, result)
         self._check_refresh_point(result)
-        if result.wake_at is not None and not math.isfinite(result.wake_at):
-            self._fail(f"wake_at is not finite: {result.wake_at!r}", event)
+        if result.wake_at is not None:
+            if not math.isfinite(result.wake_at):
+                self._fail(f"wake_at is not finite: {result.wake_at!r}", event)
+            if result.wake_at < now:
+                self._fail(f"wake_at {result.wake_at!r} is earlier than the step's now", event)
 
     def _check_demand(self, event: Demand, result: Step[Any], usable: bool) -> None:
         reply = result.reply
@@ -272,6 +297,19 @@ class InvariantChecker:
             self._check_served(reply, event)
         elif isinstance(reply, Reject) and usable:
             self._fail("an error reached a caller while a usable token exists", event)
+        elif isinstance(reply, Reject) and reply.error.kind is ErrorKind.CIRCUIT_OPEN:
+            # Rule 5: retry_after is the time until the probe is allowed.
+            allowed = self.open_until
+            if allowed is None:
+                self._fail("CIRCUIT_OPEN although the breaker is closed", event)
+                return
+            if self.not_before is not None:
+                allowed = max(allowed, self.not_before)
+            if self.token_invalidated and self.forced_not_before is not None:
+                allowed = max(allowed, self.forced_not_before)
+            got = reply.error.retry_after
+            if got is None or not math.isclose(got, allowed - event.now, abs_tol=1e-6):
+                self._fail(f"CIRCUIT_OPEN retry_after {got!r}, not {allowed - event.now!r}", event)
         elif isinstance(reply, Wait) and self.in_flight is None and result.start_mint is None:
             self._fail("a caller was parked with no mint in flight", event)
         elif reply is None:
@@ -299,39 +337,47 @@ class InvariantChecker:
         """A mint in flight ended: update the token, the breaker and the outage run."""
         now = event.now
         self.in_flight = None
+        self.suspended_until = None  # a suspension ends with its re-check's answer
         installed = result.state.generation > self.token_generation
         if installed:
             assert isinstance(event, MintSucceeded)
+            issued = self.in_flight_since
+            if event.issued_at is not None and event.issued_at < issued:
+                issued = event.issued_at
             self.token_generation = result.state.generation
             self.token_expires = event.expires_at
+            self.token_issued = issued
             self.token_invalidated = False
             self.stale_ok = False
             self.failures = 0
             self.open_until = None
-            self.run_attempts = 0
-            self.run_opened_at = None
+            self.openings = 0
+            self.not_before = None
+            self._new_run()
             if not isinstance(result.resolve, Serve) or result.resolve.token.generation != (
                 self.token_generation
             ):
                 self._fail("waiters were not given the token just installed", event)
             return
         # A failure, or a token unusable on arrival (which counts as one).
-        retryable = isinstance(event, MintSucceeded) or event.error.retryable
-        if not retryable:
+        error = None if isinstance(event, MintSucceeded) else event.error
+        if error is not None and error.requires_reauth:
             self.dead = True
             self.stale_ok = False
+        elif error is not None and not error.retryable:
+            # Rule 6: a configuration error suspends; one re-check after the cap, none before.
+            self.stale_ok = False
+            wait = self.config.breaker_cooldown_cap
+            if error.retry_after is not None:
+                wait = max(wait, error.retry_after)
+            self.suspended_until = now + wait
+            self.failures = 0
+            self.open_until = None
+            self.openings = 0
+            self.not_before = None
+            self._new_run()
         else:
-            if self.token_generation and not self.token_invalidated and self.config.stale_grace:
-                self.stale_ok = True
-            self.failures += 1
-            if self.open_until is not None:
-                self.cooldown = min(self.config.breaker_cooldown_cap, self.cooldown * 2)
-                self.open_until = now + self.cooldown
-            elif self.failures >= self.config.breaker_threshold:
-                self.cooldown = self.config.breaker_cooldown
-                self.open_until = now + self.cooldown
-                if self.run_opened_at is None:
-                    self.run_opened_at = now
+            self._failed_retryably(event, result, error)
         resolve = result.resolve
         if isinstance(resolve, Serve):
             self._check_served(resolve, event)
@@ -341,6 +387,46 @@ class InvariantChecker:
         else:
             self._fail("a mint ended without resolving its waiters", event)
 
+    def _new_run(self) -> None:
+        self.run_attempts = 0
+        self.run_opened_at = None
+        self.run_had_usable = False
+
+    def _failed_retryably(
+        self, event: Event[Any], result: Step[Any], error: CredentialError | None
+    ) -> None:
+        config, now = self.config, event.now
+        if self.token_generation and not self.token_invalidated and config.stale_grace:
+            self.stale_ok = True
+        retry_after = None if error is None else error.retry_after
+        self.not_before = None if retry_after is None else now + retry_after
+        self.failures += 1
+        if self.open_until is not None:
+            self.openings += 1
+        elif self.failures >= config.breaker_threshold:
+            self.openings = 1
+            if self.run_opened_at is None:
+                self.run_opened_at = now
+        else:
+            return
+        # Rule 5: c_j under the cap that applies just after the failure, and the deadline probe.
+        usable = self.usable(now)
+        cap = config.breaker_cooldown_cap if usable else config.rejecting_cap
+        cooldown = min(cap, config.breaker_cooldown * 2.0 ** min(self.openings - 1, 64))
+        self.open_until = now + cooldown
+        if usable and math.isfinite(self.last_usable()):
+            latest = max(
+                now + config.breaker_cooldown, self.last_usable() - config.breaker_cooldown
+            )
+            self.open_until = max(now + config.breaker_cooldown, min(self.open_until, latest))
+            retry_after = 0.0 if error is None or error.retry_after is None else error.retry_after
+            due = max(latest, now + retry_after)
+            # A usable token never dies unprobed: the core must wake by the deadline probe.
+            if result.wake_at is None or result.wake_at > due + 1e-9 * max(1.0, abs(due)):
+                self._fail(
+                    f"no wake-up by the deadline probe at {due!r}: {result.wake_at!r}", event
+                )
+
     def _check_start(self, event: Event[Any], result: Step[Any]) -> None:
         start = result.start_mint
         assert start is not None
@@ -348,7 +434,12 @@ class InvariantChecker:
         if self.in_flight is not None:
             self._fail("a second mint started while one is in flight", event)
         if self.dead:
-            self._fail("a mint started after a non-retryable error", event)
+            self._fail("a mint started after a reauthentication error", event)
+        if self.suspended_until is not None:
+            if now < self.suspended_until:
+                self._fail("a mint started before a suspension's re-check time", event)
+            if start.reason is not MintReason.PROBE:
+                self._fail(f"the re-check is a {start.reason}, not a probe", event)
         if self.open_until is not None:
             if now < self.open_until:
                 self._fail("a mint started while the breaker is open", event)
@@ -356,12 +447,18 @@ class InvariantChecker:
                 self._fail(f"the mint after the cooldown is a {start.reason}, not a probe", event)
         self.in_flight = start.attempt
         self.in_flight_since = now
+        if self.token_invalidated:
+            self.forced_not_before = now + self.config.forced_min_interval
         self.run_attempts += 1
+        if self.usable(now):
+            self.run_had_usable = True
         bound = self.config.breaker_threshold
         if self.run_opened_at is not None:
             # The core adds cooldowns to failure times; subtracting them back can lose an ulp.
             slack = 1e-9 * max(1.0, abs(now))
-            bound = outage_attempt_bound(self.config, now - self.run_opened_at + slack)
+            bound = outage_attempt_bound(
+                self.config, now - self.run_opened_at + slack, token_cached=self.run_had_usable
+            )
         if self.run_attempts > bound:
             self._fail(
                 f"{self.run_attempts} attempts in one outage, more than the bound {bound}", event
@@ -375,8 +472,10 @@ class InvariantChecker:
         config = self.config
         point = state.refresh_point
         lifetime = token.expires_at - token.issued_at
-        unusable = token.expires_at - config.skew
-        latest = min(token.expires_at - config.floor, unusable)
+        skew = min(config.skew, 0.1 * max(lifetime, 0.0))
+        floor = min(config.floor, 0.25 * max(lifetime, 0.0))
+        unusable = token.expires_at - skew
+        latest = min(token.expires_at - floor, unusable)
         low = max(
             token.issued_at,
             min(token.issued_at + lifetime * (config.refresh_at - config.jitter), latest),
@@ -441,6 +540,7 @@ def _perform(script: Script[str], action: str, args: Any) -> Step[str] | None:
             else script.start + args["expires_at"],
             draw=args.get("draw", 0.5),
             attempt=args.get("attempt", "current"),
+            issued_at=None if args.get("issued_at") is None else script.start + args["issued_at"],
         )
     if action == "mint_fail":
         return script.mint_fail(

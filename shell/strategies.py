@@ -32,8 +32,8 @@ draws = st.floats(min_value=0.0, max_value=1.0, exclude_max=True)
 def configs(draw: st.DrawFn) -> RefreshConfig:
     """Every valid configuration, weighted towards the interesting small durations."""
     refresh_at = draw(st.floats(min_value=0.05, max_value=1.0))
-    retry_base = draw(st.sampled_from([0.0, 0.5, 1.0, 5.0]))
-    cooldown = draw(st.sampled_from([0.0, 1.0, 10.0, 30.0]))
+    retry_base = draw(st.sampled_from([0.001, 0.5, 1.0, 5.0]))
+    cooldown = draw(st.sampled_from([0.001, 1.0, 10.0, 30.0]))
     return RefreshConfig(
         refresh_at=refresh_at,
         jitter=draw(st.floats(min_value=0.0, max_value=refresh_at)),
@@ -44,7 +44,8 @@ def configs(draw: st.DrawFn) -> RefreshConfig:
         breaker_threshold=draw(st.integers(min_value=1, max_value=5)),
         breaker_cooldown=cooldown,
         breaker_cooldown_cap=cooldown + draw(st.sampled_from([0.0, 30.0, 300.0])),
-        mint_timeout=draw(st.sampled_from([0.0, 1.0, 10.0])),
+        breaker_rejecting_cap=draw(st.sampled_from([0.0, 5.0, 60.0, 600.0])),
+        mint_timeout=draw(st.sampled_from([0.001, 1.0, 10.0])),
         forced_min_interval=draw(st.sampled_from([0.0, 1.0, 5.0])),
         stale_grace=draw(st.sampled_from([0.0, 0.0, 10.0, 300.0])),
     )

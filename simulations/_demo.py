@@ -66,6 +66,7 @@ def demo_config(lifetime: float) -> RefreshConfig:
         retry_cap=lifetime / 4,
         breaker_cooldown=lifetime / 8,
         breaker_cooldown_cap=lifetime / 2,
+        breaker_rejecting_cap=lifetime / 4,
         mint_timeout=min(10.0, lifetime / 4),
     )
 

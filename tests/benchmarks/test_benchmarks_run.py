@@ -62,3 +62,20 @@ def test_simulation_speed_prints_its_figures(capsys: pytest.CaptureFixture[str])
     out = capsys.readouterr().out
     for label in ("x bare loop", "aws-static-stability", "batch=False", "goal:"):
         assert label in out
+
+
+def test_the_recovery_figures_meet_the_policys_goals(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Behaviour, not speed: these figures are virtual-time counts, so they may be asserted."""
+    recovery = _load("recovery")
+    assert [recovery.recovery(seed)[0] for seed in (0, 5, 9)] == [0, 0, 0]
+    errors, _, low, high = recovery.short_tokens()
+    assert errors == 0
+    assert 2.1 <= low <= high <= 2.25 + 1e-9
+    attempts, served = recovery.configuration_error()
+    assert attempts == 3  # the first, then one re-check per 5 minutes
+    assert served is not None and served <= 300.0
+    monkeypatch.setattr(sys, "argv", ["recovery.py", "--quick"])
+    recovery.main()
+    assert "outage bound" in capsys.readouterr().out

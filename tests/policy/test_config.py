@@ -17,6 +17,7 @@ def test_defaults_are_the_contracts() -> None:
     assert (config.retry_base, config.retry_cap) == (1, 60)
     assert config.breaker_threshold == 3
     assert (config.breaker_cooldown, config.breaker_cooldown_cap) == (30, 300)
+    assert config.breaker_rejecting_cap == 60
     assert (config.mint_timeout, config.forced_min_interval, config.stale_grace) == (10, 1, 0)
 
 
@@ -42,7 +43,13 @@ def test_the_defaults_leave_room_for_a_refresh_before_the_token_is_unusable() ->
         ("breaker_threshold", 2.5, "breaker_threshold must be an integer >= 1"),
         ("breaker_cooldown", 400, r"breaker_cooldown \(400\) must be <= breaker_cooldown_cap"),
         ("breaker_cooldown_cap", -5, "breaker_cooldown_cap must be >= 0 seconds"),
-        ("mint_timeout", -0.001, "mint_timeout must be >= 0 seconds"),
+        ("mint_timeout", -0.001, "mint_timeout must be > 0 seconds"),
+        ("mint_timeout", 0.0, "mint_timeout must be > 0 seconds"),
+        ("retry_base", 0, "retry_base must be > 0 seconds"),
+        ("breaker_cooldown", 0.0, "breaker_cooldown must be > 0 seconds"),
+        ("breaker_rejecting_cap", -1, "breaker_rejecting_cap must be >= 0 seconds"),
+        ("floor", 10**400, "floor must be a finite float"),
+        ("refresh_at", 10**400, "refresh_at must be a finite float"),
         ("forced_min_interval", None, "forced_min_interval must be a number, got NoneType"),
         ("stale_grace", -60, "stale_grace must be >= 0 seconds"),
     ],
@@ -52,6 +59,24 @@ def test_a_bad_value_names_the_field_and_the_allowed_range(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         RefreshConfig(**{field: value})
+
+
+@pytest.mark.parametrize(
+    ("rejecting", "cooldown", "cap", "effective"),
+    [
+        (60, 30, 300, 60),  # the defaults
+        (10, 30, 300, 30),  # never below the base cooldown
+        (600, 30, 300, 300),  # never above the ordinary cap
+        (60, 5, 20, 20),  # a short ordinary cap is kept
+    ],
+)
+def test_the_effective_rejecting_cap(
+    rejecting: float, cooldown: float, cap: float, effective: float
+) -> None:
+    config = RefreshConfig(
+        breaker_rejecting_cap=rejecting, breaker_cooldown=cooldown, breaker_cooldown_cap=cap
+    )
+    assert config.rejecting_cap == effective
 
 
 def test_a_config_is_immutable() -> None:
@@ -64,3 +89,4 @@ def test_a_config_is_immutable() -> None:
 def test_every_generated_config_is_valid(config: RefreshConfig) -> None:
     assert 0 < config.refresh_at <= 1
     assert 0 <= config.jitter <= config.refresh_at
+    assert min(config.retry_base, config.breaker_cooldown, config.mint_timeout) > 0

@@ -157,6 +157,34 @@ class PolicyMachine(RuleBasedStateMachine):
         generation = data.draw(st.integers(min_value=1, max_value=self.script.state.generation))
         self.script.invalidate(generation)
 
+    @precondition(lambda self: self.script.state.breaker_open_until is not None)
+    @rule(count=st.integers(min_value=1, max_value=16), draw=draws)
+    def probes_keep_failing(self, count: int, draw: float) -> None:
+        """A long row of failed probes on time: where the caps and the deadline probe act."""
+        for _ in range(count):
+            if self.script.state.in_flight is not None:
+                self.script.mint_fail(ErrorKind.UNAVAILABLE, draw=draw)
+            elif self.script.state.wake_at is not None:
+                self.script.wake()
+            else:
+                self.script.demand()
+
+    @precondition(
+        lambda self: self.script.state.token is not None and self.script.state.dead is None
+    )
+    @rule(draw=draws)
+    def outage_through_the_tokens_end(self, draw: float) -> None:
+        """Every attempt fails, wake-ups on time, until the cached token is no longer usable:
+        the deadline probe's ground, which random rules rarely reach."""
+        for _ in range(60):
+            state = self.script.state
+            if state.in_flight is not None:
+                self.script.mint_fail(ErrorKind.UNAVAILABLE, draw=draw)
+            elif state.usable(self.script.now) and state.wake_at is not None:
+                self.script.wake()
+            else:
+                return
+
     @rule(duration=st.floats(min_value=0.0, max_value=7200.0))
     def outage(self, duration: float) -> None:
         self.outage_until = self.script.now + duration

@@ -119,6 +119,26 @@ def _dead_expired() -> Script[str]:
     return s
 
 
+def _suspended_fresh() -> Script[str]:
+    s = _refreshing()
+    s.mint_fail(ErrorKind.CONFIGURATION)
+    return s
+
+
+def _suspended_no_token() -> Script[str]:
+    s = _script()
+    s.demand()
+    s.mint_fail(ErrorKind.CONFIGURATION)
+    return s
+
+
+def _recheck_in_flight() -> Script[str]:
+    s = _suspended_no_token()
+    s.advance(CONFIG.breaker_cooldown_cap)
+    s.demand()
+    return s
+
+
 def _rate_limited_no_token() -> Script[str]:
     s = _script()
     s.demand()
@@ -147,6 +167,9 @@ SUB_STATES: dict[str, Callable[[], Script[str]]] = {
     "invalidated, forced mint deferred": _invalidated_deferred,
     "dead, token still fresh": _dead_fresh,
     "dead, token expired": _dead_expired,
+    "suspended, token still fresh": _suspended_fresh,
+    "suspended, no token": _suspended_no_token,
+    "suspended, re-check in flight": _recheck_in_flight,
     "rate limited, no token": _rate_limited_no_token,
     "static token": _static,
 }
@@ -164,6 +187,7 @@ def _events(state: PolicyState[str], now: float) -> dict[str, Event[str]]:
         "success, no expiry": MintSucceeded(now, current, "v", None, 0.5),
         "success, unusable on arrival": MintSucceeded(now, current, "v", now + 1.0, 0.5),
         "success, foreign attempt": MintSucceeded(now, current + 100, "v", now + 100.0, 0.5),
+        "success, adopted": MintSucceeded(now, current, "v", now + 100.0, 0.5, now - 3000.0),
         "failure, current attempt": MintFailed(now, current, ERROR, 0.5),
         "failure, foreign attempt": MintFailed(now, current + 100, ERROR, 0.5),
         "invalidate current": Invalidate(now, gen),
@@ -175,6 +199,7 @@ def _events(state: PolicyState[str], now: float) -> dict[str, Event[str]]:
         "success with draw 1": MintSucceeded(now, current, "v", now + 100.0, 1.0),
         "failure with negative draw": MintFailed(now, current, ERROR, -0.1),
         "success with NaN expiry": MintSucceeded(now, current, "v", float("nan"), 0.5),
+        "success with NaN issued_at": MintSucceeded(now, current, "v", now, 0.5, float("nan")),
         "failure without an error": MintFailed(now, current, "boom", 0.5),  # type: ignore[arg-type]
     }
 
@@ -185,6 +210,7 @@ MALFORMED = {
     "success with draw 1": "MintSucceeded.draw",
     "failure with negative draw": "MintFailed.draw",
     "success with NaN expiry": "MintSucceeded.expires_at",
+    "success with NaN issued_at": "MintSucceeded.issued_at",
     "failure without an error": "MintFailed.error",
     "invalidate never issued": "Invalidate.generation",
 }
@@ -212,7 +238,8 @@ def test_every_sub_state_handles_every_event(sub_state: str, event_name: str) ->
         assert isinstance(result.reply, Serve | Wait | Reject)
     else:
         assert result.reply is None
-    assert result.wake_at is None or result.wake_at == result.state.wake_at
+    wake = result.state.wake_at
+    assert result.wake_at == (None if wake is None else max(wake, event.now))  # rule 9
 
 
 def test_the_table_covers_every_event_type() -> None:

@@ -5,8 +5,8 @@ kind, hang) and a script of callers, pauses and 401s. Everything runs under trio
 MockClock, so hours pass in milliseconds. The checks use only what a user can see:
 
 - the mint is never entered twice at once (single flight);
-- a served token is usable: never at or past ``expires_at - skew`` without stale grace, never
-  past ``expires_at + stale_grace`` with it;
+- a served token is usable: never at or past ``expires_at - skew`` without stale grace (the
+  skew of its own lifetime), never past ``expires_at + stale_grace`` with it;
 - no caller gets an error while the newest token it has seen is still fresh and was not
   reported with a 401;
 - every parked caller is answered within ``mint_timeout``.
@@ -62,6 +62,12 @@ actions = st.one_of(
 )
 
 
+def skew(config: RefreshConfig, token: Token[str]) -> float:
+    """The token's effective skew: the margin shrinks with short lifetimes (0.1 of it at most)."""
+    assert token.expires_at is not None
+    return min(config.skew, 0.1 * max(token.expires_at - token.issued_at, 0.0))
+
+
 @dataclass
 class Watch:
     config: RefreshConfig
@@ -96,7 +102,7 @@ class Watch:
         """``asked_after``: how many 401s had been reported when the caller asked."""
         now = anyio.current_time()
         if token.expires_at is not None:
-            end = token.expires_at - self.config.skew
+            end = token.expires_at - skew(self.config, token)
             if self.config.stale_grace:
                 end = token.expires_at + self.config.stale_grace
             if now >= end:
@@ -113,7 +119,7 @@ class Watch:
             return
         if token.generation != current_generation:
             return  # a newer token we have not seen replaced it; it may be shorter-lived
-        fresh = token.expires_at is None or now < token.expires_at - self.config.skew
+        fresh = token.expires_at is None or now < token.expires_at - skew(self.config, token)
         if fresh:
             self.problems.append(
                 f"error {error} at {now} while generation {token.generation} is fresh"
@@ -153,7 +159,7 @@ async def _drive(watch: Watch, script: list[tuple[str, int | float]]) -> None:
                         watch.problems.append("a caller was not answered within mint_timeout")
                         break
                     if token is not None and token.expires_at is not None:
-                        edge = token.expires_at - watch.config.skew + float(amount)
+                        edge = token.expires_at - skew(watch.config, token) + float(amount)
                         await anyio.sleep_until(max(edge, anyio.current_time()))
                         for _ in range(3):
                             tg.start_soon(caller)

@@ -41,4 +41,5 @@ def test_the_server_answers_as_the_schedule_says() -> None:
 def test_the_scaled_policy_is_valid_for_every_lifetime_the_demo_takes(lifetime: float) -> None:
     config = demo_config(lifetime)
     assert config.breaker_cooldown < config.breaker_cooldown_cap <= lifetime
+    assert config.breaker_cooldown < config.rejecting_cap < config.breaker_cooldown_cap
     assert config.floor < lifetime
