@@ -411,6 +411,7 @@ class RefreshingProvider(Generic[V]):
             breaker=breaker,
             consecutive_failures=state.failures,
             dead=state.dead is not None,
+            suspended=state.suspended is not None,
             mints_started=self._counts["started"],
             mints_succeeded=self._counts["succeeded"],
             mints_failed=self._counts["failed"],

@@ -30,6 +30,7 @@ _LEVELS = {
     NoticeKind.BREAKER_OPENED: logging.WARNING,
     NoticeKind.TOKEN_EXPIRED: logging.WARNING,
     NoticeKind.CREDENTIAL_DEAD: logging.ERROR,
+    NoticeKind.CREDENTIAL_SUSPENDED: logging.ERROR,
 }
 
 
@@ -116,7 +117,9 @@ class ProviderStatistics:
             token that never expires; negative once it has expired.
         breaker: ``"closed"``, ``"open"`` or ``"half_open"`` (the cooldown is over).
         consecutive_failures: Failed mints since the last success.
-        dead: The credential needs replacing (a reauthentication or configuration error).
+        dead: The credential needs replacing (a reauthentication error); ``replace()`` it.
+        suspended: A configuration error suspended minting until one re-check
+            ``breaker_cooldown_cap`` later; an operator's fix at the issuer heals it.
         mints_started: Mints started since the provider opened.
         mints_succeeded: Mints that installed a token.
         mints_failed: Mints that failed (timeouts included).
@@ -129,6 +132,7 @@ class ProviderStatistics:
     breaker: str
     consecutive_failures: int
     dead: bool
+    suspended: bool
     mints_started: int
     mints_succeeded: int
     mints_failed: int

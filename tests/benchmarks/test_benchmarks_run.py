@@ -75,7 +75,8 @@ def test_the_recovery_figures_meet_the_policys_goals(
     assert 2.1 <= low <= high <= 2.25 + 1e-9
     attempts, served = recovery.configuration_error()
     assert attempts == 3  # the first, then one re-check per 5 minutes
-    assert served is not None and served <= 300.0
+    assert served is not None
+    assert served <= 300.0
     monkeypatch.setattr(sys, "argv", ["recovery.py", "--quick"])
     recovery.main()
     assert "outage bound" in capsys.readouterr().out

@@ -270,3 +270,29 @@ async def test_a_failed_refresh_is_not_announced_to_subscribers_as_a_rotation() 
             assert mint.calls > 3
             tg.cancel_scope.cancel()
     assert received == [1]  # the install, once; no failed refresh re-announces it
+
+
+async def test_a_configuration_error_suspends_and_heals_once_the_issuer_is_fixed() -> None:
+    fixed_at: list[float] = []
+
+    def outcome(call: int) -> CredentialError | None:
+        if not fixed_at:
+            return CredentialError(kind=ErrorKind.CONFIGURATION, message="error 'invalid_scope'")
+        return None
+
+    mint = FakeMint(outcome=outcome)
+    async with RefreshingProvider(mint) as provider:
+        with pytest.raises(CredentialError) as refused:
+            await provider.token()
+        stats = provider.statistics()
+        assert (stats.suspended, stats.dead) == (True, False)
+        assert refused.value.retry_after == pytest.approx(300.0, abs=0.1)
+        await anyio.sleep(60.0)
+        fixed_at.append(anyio.current_time())  # the operator grants the scope
+        with pytest.raises(CredentialError):
+            await provider.token()  # nothing is tried before the re-check
+        assert mint.calls == 1
+        await anyio.sleep(240.0)
+        token = await provider.token()  # the re-check
+    assert token.value == "token-2"
+    assert mint.calls == 2
