@@ -31,5 +31,6 @@ from mintgate.policy._events import MintFailed as MintFailed
 from mintgate.policy._events import MintSucceeded as MintSucceeded
 from mintgate.policy._events import Tick as Tick
 from mintgate.policy._machine import backoff_delay as backoff_delay
+from mintgate.policy._machine import margins as margins
 from mintgate.policy._machine import step as step
 from mintgate.policy._state import PolicyState as PolicyState

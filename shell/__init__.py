@@ -1,9 +1,11 @@
 """mintgate's async shell (anyio): runs the pure core's decisions as timers, mints and waiters.
 
 ``RefreshingProvider`` keeps one credential fresh inside a trio or asyncio program; ``Reporter``
-receives the core's notices; ``ProviderStatistics`` is its snapshot.
+receives the core's notices; ``ProviderStatistics`` is its snapshot; ``Clock`` holds the wall clock
+beside the loop's and is the one place that converts between them.
 """
 
+from mintgate.shell._clock import Clock as Clock
 from mintgate.shell._provider import Minted as Minted
 from mintgate.shell._provider import MintFunction as MintFunction
 from mintgate.shell._provider import RefreshingProvider as RefreshingProvider

@@ -27,6 +27,7 @@ import math
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
 from types import TracebackType
 from typing import Generic, Self, TypeVar
 from weakref import WeakSet
@@ -54,8 +55,10 @@ from mintgate.policy import (
     Step,
     Tick,
     Token,
+    margins,
     step,
 )
+from mintgate.shell._clock import Clock, unix_time
 from mintgate.shell._mint_errors import declared_secrets, describe, detached
 from mintgate.shell._telemetry import (
     FencedReporter,
@@ -71,29 +74,41 @@ __all__ = ["MintFunction", "Minted", "RefreshingProvider"]
 V = TypeVar("V")
 
 
+def _expiry(value: float | datetime | None) -> float | None:
+    return None if value is None else unix_time("Minted.expires_at", value)
+
+
+def _issue(value: float | datetime | None) -> float | None:
+    return None if value is None else unix_time("Minted.issued_at", value)
+
+
 @attrs.frozen
 class Minted(Generic[V]):
-    """What a mint function returns.
+    """What a mint function returns, and a known token a provider is opened with.
 
     Args:
         value: The credential (hidden from ``repr``).
         expires_in: Lifetime in seconds, counted from when the mint started.
-        expires_at: Absolute expiry as a wall-clock Unix time (for example AWS's
-            ``Expiration``). Give at most one of the two; neither means it never expires.
+        expires_at: Absolute expiry, wall-clock: a Unix time or a timezone-aware ``datetime``
+            (for example AWS's ``Expiration``). Give at most one of the two; neither means it
+            never expires.
+        issued_at: When the token was issued, wall-clock, if the mint knows it was earlier than
+            this attempt (a token from a shared cache, a JWT's ``iat``); it sets the lifetime
+            the refresh point is drawn from.
     """
 
     value: V = attrs.field(repr=False)
     expires_in: float | None = None
-    expires_at: float | None = None
+    expires_at: float | None = attrs.field(default=None, converter=_expiry)
+    issued_at: float | None = attrs.field(default=None, converter=_issue)
 
     def __attrs_post_init__(self) -> None:
         if self.expires_in is not None and self.expires_at is not None:
             raise ValueError("Minted takes expires_in or expires_at, not both")
-        for name in ("expires_in", "expires_at"):
-            value = getattr(self, name)
-            number = isinstance(value, int | float) and not isinstance(value, bool)
-            if value is not None and not (number and math.isfinite(value)):
-                raise ValueError(f"Minted.{name} must be a finite number of seconds, got {value!r}")
+        value = self.expires_in
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if value is not None and not (number and math.isfinite(value)):
+            raise ValueError(f"Minted.expires_in must be a finite number of seconds, got {value!r}")
 
 
 MintFunction = Callable[[], Awaitable[Minted[V]]]
@@ -214,7 +229,12 @@ class RefreshingProvider(Generic[V]):
         reporter: Receives every notice of the core. Whatever it raises is logged once per notice
             kind and ignored.
         rng: Where jitter draws come from (inject a seeded ``random.Random`` in tests).
-        wall_clock: Unix time, used only to read an absolute ``Minted.expires_at``.
+        clock: The wall clock beside the loop's, and the one place that converts between them
+            (an absolute ``Minted.expires_at`` or ``issued_at``, a known token).
+        known: A token persisted or shared (another process minted it), installed through the
+            core when the provider opens, without calling the mint, if it is still usable; it
+            is then refreshed by the usual rules. Its ``expires_at`` and ``issued_at`` are
+            wall-clock.
     """
 
     def __init__(
@@ -225,14 +245,16 @@ class RefreshingProvider(Generic[V]):
         name: str = "credential",
         reporter: Reporter | None = None,
         rng: random.Random | None = None,
-        wall_clock: Callable[[], float] = time.time,
+        clock: Clock | None = None,
+        known: Minted[V] | None = None,
     ) -> None:
         self._mint = mint
         self.config = RefreshConfig() if config is None else config
         self.name = name
         self._reporter = None if reporter is None else FencedReporter(reporter)
         self._rng = random.Random() if rng is None else rng
-        self._wall_clock = wall_clock
+        self.clock = Clock() if clock is None else clock
+        self._known = known
         self._state: PolicyState[V] = PolicyState.initial()
         self._raw_clock: Callable[[], float] = _not_open
         self._clock_offset = 0.0
@@ -265,7 +287,29 @@ class RefreshingProvider(Generic[V]):
         await task_group.__aenter__()
         self._task_group, self._loop = task_group, loop
         task_group.start_soon(self._run_timer)
+        if self._known is not None:
+            self._adopt(self._known)
         return self
+
+    def _adopt(self, known: Minted[V]) -> None:
+        """Install a known token through the core (``Demand``, ``start_mint``, then
+        ``MintSucceeded`` with its ``issued_at``) without calling the mint; a token no longer
+        usable (by the margins of its own lifetime) is left out, and the first caller mints."""
+        now = self._clock()
+        event = self._mint_event(known, 0, now)
+        assert isinstance(event, MintSucceeded)
+        if event.expires_at is not None:
+            issued = now if event.issued_at is None else min(event.issued_at, now)
+            skew = margins(self.config, event.expires_at - issued)[0]
+            if now >= event.expires_at - skew:
+                log.info(
+                    "%s: the known token is no longer usable; the first caller mints", self.name
+                )
+                return
+        first = step(self.config, self._state, Demand(now))
+        assert first.start_mint is not None, "a fresh state starts a mint on the first Demand"
+        self._state = first.state  # the attempt the known token answers; no mint is called
+        self._apply(attrs.evolve(event, attempt=first.start_mint.attempt))
 
     async def __aexit__(
         self,
@@ -563,8 +607,12 @@ class RefreshingProvider(Generic[V]):
         if outcome.expires_in is not None:
             expires_at = started + outcome.expires_in
         elif outcome.expires_at is not None:
-            expires_at = now + (outcome.expires_at - self._wall_clock())
-        return MintSucceeded(now, attempt, outcome.value, expires_at, self._rng.random())
+            expires_at = self.clock.to_loop(outcome.expires_at, now=now)
+        issued_at = None
+        if outcome.issued_at is not None:
+            issued_at = self.clock.to_loop(outcome.issued_at, now=now)
+        draw = self._rng.random()
+        return MintSucceeded(now, attempt, outcome.value, expires_at, draw, issued_at)
 
     async def _run_timer(self) -> None:
         while True:

@@ -99,8 +99,8 @@ def log_notice(credential: str, notice: Notice) -> None:
         details.append(f"reason={notice.reason.value}")
     if notice.generation is not None:
         details.append(f"generation={notice.generation}")
-    if notice.when is not None:
-        details.append(f"when={notice.when:.3f}")
+    if notice.when is not None:  # a duration: the loop clock's readings mean nothing outside
+        details.append(f"in={notice.when - notice.at:.3f}s")
     if notice.error is not None:
         details.append(f"error={notice.error}")
     log.log(level, "%s: %s %s", credential, notice.kind.value, " ".join(details))

@@ -6,13 +6,14 @@ Durations here are short so the asyncio runs stay fast in real time.
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, timedelta, timezone
 
 import anyio
 import pytest
 from returns.result import Failure, Success
 
 from mintgate.policy import CredentialError, ErrorKind, Notice, NoticeKind, RefreshConfig
-from mintgate.shell import Minted, RefreshingProvider
+from mintgate.shell import Clock, Minted, RefreshingProvider
 from mintgate.shell.testing import FakeMint
 
 pytestmark = pytest.mark.anyio
@@ -100,7 +101,7 @@ async def test_absolute_wall_clock_expiry_is_converted_to_the_loop_clock() -> No
     async def aws_style() -> Minted[str]:
         return Minted("creds", expires_at=1_000_900.0)  # 900 s after the fake wall clock
 
-    async with RefreshingProvider(aws_style, wall_clock=lambda: 1_000_000.0) as provider:
+    async with RefreshingProvider(aws_style, clock=Clock(lambda: 1_000_000.0)) as provider:
         token = await provider.token()
         assert token.expires_at is not None
         assert token.expires_at - anyio.current_time() == pytest.approx(900.0, abs=0.5)
@@ -159,8 +160,19 @@ def test_minted_rejects_bad_lifetimes() -> None:
         Minted("v", expires_in=1.0, expires_at=2.0)
     with pytest.raises(ValueError, match=r"Minted.expires_in must be a finite number"):
         Minted("v", expires_in=float("nan"))
-    with pytest.raises(ValueError, match=r"Minted.expires_at must be a finite number"):
+    with pytest.raises(ValueError, match=r"Minted.expires_at must be a Unix time or an aware"):
         Minted("v", expires_at="soon")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"Minted.issued_at must be a timezone-aware datetime"):
+        Minted("v", issued_at=datetime(2026, 12, 2, 12, 0))
+
+
+def test_minted_takes_an_aware_datetime_as_aws_gives_its_expiration() -> None:
+    expiration = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+    assert Minted("v", expires_at=expiration).expires_at == expiration.timestamp()
+    cet = timezone(timedelta(hours=1))
+    assert Minted("v", issued_at=datetime(2026, 12, 2, 13, 0, tzinfo=cet)).issued_at == (
+        expiration.timestamp()
+    )
 
 
 async def test_a_mint_returning_the_wrong_type_is_a_clear_failure() -> None:
@@ -183,3 +195,16 @@ def test_the_provider_reads_the_loops_own_clock_on_the_real_clocks(backend: str)
                 assert 0 <= loops - ours < 0.01
 
     anyio.run(check, backend=backend)
+
+
+async def test_log_lines_show_durations_not_loop_clock_readings(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="mintgate")
+    async with RefreshingProvider(FakeMint(lifetime=1000.0, latency=0.01)) as provider:
+        await provider.token()
+    (line,) = [r.getMessage() for r in caplog.records if "refresh_scheduled" in r.getMessage()]
+    seconds = float(line.split(" in=")[1].rstrip("s"))
+    # 70-80% of the lifetime from the notice's step, not a reading of the loop's clock.
+    assert 700.0 - 0.1 <= seconds <= 800.0
+    assert line.startswith("credential: refresh_scheduled generation=1 in=")

@@ -16,7 +16,7 @@ import pytest
 
 from mintgate.policy import CredentialError, ErrorKind, NoticeKind, RefreshConfig, Token
 from mintgate.policy.testing import outage_attempt_bound
-from mintgate.shell import Minted, RefreshingProvider
+from mintgate.shell import Clock, Minted, RefreshingProvider
 from mintgate.shell.testing import HANG, FakeMint, RecordingReporter, unavailable
 
 pytestmark = pytest.mark.anyio
@@ -296,3 +296,47 @@ async def test_a_configuration_error_suspends_and_heals_once_the_issuer_is_fixed
         token = await provider.token()  # the re-check
     assert token.value == "token-2"
     assert mint.calls == 2
+
+
+WALL = 1_800_000_000.0  # the virtual wall clock's start: a Unix time in 2027
+
+
+async def test_a_known_token_is_installed_without_a_mint_and_refreshed_by_the_usual_rules() -> None:
+    mint = FakeMint()
+    clock = Clock.following_the_loop(WALL)
+    notices = RecordingReporter()
+    known = Minted("persisted", expires_at=WALL + 2600.0, issued_at=WALL - 1000.0)
+    async with RefreshingProvider(
+        mint, clock=clock, known=known, reporter=notices, rng=random.Random(4)
+    ) as provider:
+        token = await provider.token()
+        assert token.value == "persisted"
+        assert mint.calls == 0  # a restart, or another process's mint, costs no request
+        assert token.expires_at == pytest.approx(anyio.current_time() + 2600.0)
+        assert token.issued_at == pytest.approx(anyio.current_time() - 1000.0)
+        (point,) = [n.when for n in notices.notices(NoticeKind.REFRESH_SCHEDULED)]
+        assert point is not None
+        # Rule 2 from its real issue time: 70-80% of its hour, 1,520-1,880 s from now.
+        assert 1520.0 - 1e-6 <= point - anyio.current_time() <= 1880.0 + 1e-6
+        await anyio.sleep(1900.0)
+        assert (await provider.token()).value == "token-1"
+    assert mint.calls == 1
+
+
+async def test_a_known_token_no_longer_usable_is_left_out() -> None:
+    mint = FakeMint()
+    clock = Clock.following_the_loop(WALL)
+    stale = Minted("expired", expires_at=WALL - 1.0, issued_at=WALL - 3601.0)
+    async with RefreshingProvider(mint, clock=clock, known=stale) as provider:
+        assert provider.current() is None
+        assert (await provider.token()).value == "token-1"
+        assert provider.statistics().mints_failed == 0  # left out, not a failed mint
+
+
+async def test_the_virtual_wall_clock_moves_with_the_loop() -> None:
+    clock = Clock.following_the_loop(WALL)
+    assert clock.wall() == WALL
+    await anyio.sleep(3600.0)
+    assert clock.wall() == pytest.approx(WALL + 3600.0)
+    now = clock.now()
+    assert clock.to_loop(clock.to_wall(now + 5.0, now=now), now=now) == pytest.approx(now + 5.0)
