@@ -25,17 +25,17 @@ import asyncio
 import inspect
 import math
 import random
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from types import TracebackType
-from typing import Generic, Self, TypeVar
+from typing import Any, Generic, Self, TypeVar
 from weakref import WeakSet
 
 import anyio
 import attrs
 import sniffio
-import trio
 from returns.result import Failure, Result, Success
 
 from mintgate.policy import (
@@ -169,10 +169,17 @@ def _current_loop() -> object | None:
     except sniffio.AsyncLibraryNotFoundError:
         return None
     if library == "trio":
-        return trio.lowlevel.current_trio_token()
+        token: object = _trio().lowlevel.current_trio_token()
+        return token
     if library == "asyncio":
         return asyncio.get_running_loop()
     return library
+
+
+def _trio() -> Any:
+    """trio, which a trio program has imported already: the shell never imports it itself, so
+    an asyncio program does not load it."""
+    return sys.modules["trio"]
 
 
 def _fresh_state(previous: PolicyState[V]) -> PolicyState[V]:
@@ -194,9 +201,10 @@ def _loop_clock() -> tuple[Callable[[], float], float]:
     """
     library = sniffio.current_async_library()
     if library == "trio":
+        trio = _trio()
         clock = trio.lowlevel.current_clock()
         if type(clock).__name__ == "SystemClock" and type(clock).__module__.startswith("trio"):
-            return time.perf_counter, float(clock.offset)  # type: ignore[attr-defined]
+            return time.perf_counter, float(clock.offset)
         return trio.current_time, 0.0
     if library == "asyncio":
         loop = asyncio.get_running_loop()

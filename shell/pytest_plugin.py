@@ -12,17 +12,20 @@
       def anyio_backend(virtual_time_backend):
           return virtual_time_backend
 
-The plugin overrides nothing of yours: it adds fixtures and no hooks.
+The plugin overrides nothing of yours: it adds fixtures and no hooks, and imports trio only when
+a trio fixture is used.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-import trio.testing
 
 from mintgate.shell.testing import FakeMint, VirtualTimeEventLoop
+
+if TYPE_CHECKING:
+    import trio.testing
 
 
 @pytest.fixture
@@ -34,6 +37,8 @@ def fake_mint() -> FakeMint:
 @pytest.fixture
 def virtual_clock() -> trio.testing.MockClock:
     """A fresh virtual clock for one test (trio starts it at a large random offset)."""
+    import trio.testing  # noqa: PLC0415 - only a trio test pays for importing trio
+
     return trio.testing.MockClock(autojump_threshold=0)
 
 

@@ -25,7 +25,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from mintgate.adapters import ClientCredentials, ClientCredentialsMint
+from mintgate.adapters.oauth2 import ClientCredentials, ClientCredentialsMint
 from mintgate.adapters.testing import Answer, TokenServer, token
 from mintgate.policy import CredentialError, Notice, NoticeKind, RefreshConfig
 from mintgate.shell import RefreshingProvider

@@ -6,7 +6,7 @@ import anyio
 import httpx
 import pytest
 
-from mintgate.adapters import BearerAuth, ClientCredentials, ClientCredentialsMint
+from mintgate.adapters.oauth2 import BearerAuth, ClientCredentials, ClientCredentialsMint
 from mintgate.adapters.testing import TokenServer
 from mintgate.shell import RefreshingProvider
 

@@ -8,7 +8,7 @@ import json
 import anyio
 import pytest
 
-from mintgate.adapters import ClientCredentials, ClientCredentialsMint
+from mintgate.adapters.oauth2 import ClientCredentials, ClientCredentialsMint
 from mintgate.adapters.testing import Answer, TokenServer, token
 from mintgate.policy import CredentialError, ErrorKind, RefreshConfig
 from mintgate.shell import RefreshingProvider

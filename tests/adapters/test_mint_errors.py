@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mintgate.adapters import ClientCredentials, ClientCredentialsMint, RefreshTokenMint
+from mintgate.adapters.oauth2 import ClientCredentials, ClientCredentialsMint, RefreshTokenMint
 from mintgate.policy import CredentialError, ErrorKind
 from mintgate.shell import Minted
 

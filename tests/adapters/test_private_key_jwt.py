@@ -9,7 +9,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from mintgate.adapters import ClientCredentials, ClientCredentialsMint, RefreshTokenMint
+from mintgate.adapters.oauth2 import ClientCredentials, ClientCredentialsMint, RefreshTokenMint
 from mintgate.adapters.testing import Answer, TokenServer
 from mintgate.policy import CredentialError, ErrorKind
 

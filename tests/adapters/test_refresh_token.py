@@ -7,7 +7,7 @@ import json
 import anyio
 import pytest
 
-from mintgate.adapters import ClientCredentials, ClientCredentialsMint, RefreshTokenMint
+from mintgate.adapters.oauth2 import ClientCredentials, ClientCredentialsMint, RefreshTokenMint
 from mintgate.adapters.testing import Answer, TokenServer, token
 from mintgate.policy import CredentialError, ErrorKind, RefreshConfig
 from mintgate.shell import RefreshingProvider

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from returns.result import Failure, Success
 
-from mintgate.adapters import MAX_BODY_BYTES, TokenResponse, parse_token_response
+from mintgate.adapters.oauth2 import MAX_BODY_BYTES, TokenResponse, parse_token_response
 from mintgate.policy import CredentialError, ErrorKind
 
 NOW = 1_800_000_000.0
