@@ -11,7 +11,7 @@ from collections.abc import AsyncGenerator, Generator
 
 import httpx
 
-from mintgate.shell import RefreshingProvider
+from mintgate.shell import TokenSource
 
 __all__ = ["BearerAuth"]
 
@@ -20,14 +20,17 @@ class BearerAuth(httpx.Auth):
     """Authorise an ``httpx.AsyncClient``'s requests with ``Authorization: Bearer <token>``.
 
     Args:
-        provider: Where tokens come from (an open ``RefreshingProvider`` of strings).
+        provider: Where tokens come from: any ``TokenSource`` of strings (an open
+            ``RefreshingProvider``, a manager's handle). A ``CredentialError`` it raises (a
+            dead credential, an open breaker) propagates out of the request unchanged.
     """
 
-    def __init__(self, provider: RefreshingProvider[str]) -> None:
+    def __init__(self, provider: TokenSource[str]) -> None:
         self.provider = provider
 
     def __repr__(self) -> str:
-        return f"BearerAuth(provider={self.provider.name!r})"
+        name = getattr(self.provider, "name", type(self.provider).__name__)
+        return f"BearerAuth(provider={name!r})"
 
     def sync_auth_flow(
         self, request: httpx.Request

@@ -2,7 +2,8 @@
 
 ``RefreshingProvider`` keeps one credential fresh inside a trio or asyncio program; ``Reporter``
 receives the core's notices; ``ProviderStatistics`` is its snapshot; ``Clock`` holds the wall clock
-beside the loop's and is the one place that converts between them.
+beside the loop's and is the one place that converts between them; ``TokenSource`` is what a
+consumer of tokens (``BearerAuth``) takes.
 """
 
 from mintgate.shell._clock import Clock as Clock
@@ -11,3 +12,4 @@ from mintgate.shell._provider import MintFunction as MintFunction
 from mintgate.shell._provider import RefreshingProvider as RefreshingProvider
 from mintgate.shell._telemetry import ProviderStatistics as ProviderStatistics
 from mintgate.shell._telemetry import Reporter as Reporter
+from mintgate.shell._token_source import TokenSource as TokenSource

@@ -400,6 +400,11 @@ class RefreshingProvider(Generic[V]):
         except CredentialError as error:
             return Failure(error.with_traceback(None))
 
+    @property
+    def forced_min_interval(self) -> float:
+        """``config.forced_min_interval``: invalidations within it force no second mint."""
+        return self.config.forced_min_interval
+
     def current(self) -> Token[V] | None:
         """The usable token now, or None; never waits and never starts a mint."""
         state = self._state  # usable_until is -inf without a usable token
