@@ -8,6 +8,7 @@ burst of concurrent 401s for one token forces one refresh, not one per request.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Generator
+from typing import final
 
 import httpx
 
@@ -16,6 +17,7 @@ from mintgate.shell import TokenSource
 __all__ = ["BearerAuth"]
 
 
+@final
 class BearerAuth(httpx.Auth):
     """Authorise an ``httpx.AsyncClient``'s requests with ``Authorization: Bearer <token>``.
 

@@ -14,7 +14,7 @@ import secrets as secrets_module
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from types import ModuleType, TracebackType
-from typing import Literal, Self
+from typing import Literal, Self, final
 from urllib.parse import quote, urlsplit
 
 import attrs
@@ -86,6 +86,7 @@ def check_token_url(url: str, *, allow_insecure_http: bool) -> str:
     return url
 
 
+@final
 @attrs.frozen
 class ClientCredentials:
     """How to ask a token endpoint for a client-credentials token. Secrets hidden from repr.
@@ -291,6 +292,7 @@ class _TokenMint:
         return result.unwrap()
 
 
+@final
 class ClientCredentialsMint(_TokenMint):
     """``async def mint() -> Minted[str]`` for the client-credentials grant (RFC 6749 §4.4).
 
@@ -317,6 +319,7 @@ class ClientCredentialsMint(_TokenMint):
 Rotate = Callable[[str], Awaitable[None]]
 
 
+@final
 class RefreshTokenMint(_TokenMint):
     """``async def mint() -> Minted[str]`` for the refresh-token grant (RFC 6749 §6).
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Mapping
+from typing import final
 
 import attrs
 from returns.result import Failure, Result, Success
@@ -41,6 +42,7 @@ MAX_BODY_BYTES = 64 * 1024
 Headers = Mapping[str, str] | Iterable[tuple[str, str]]
 
 
+@final
 @attrs.frozen
 class TokenResponse:
     """A successful token response, validated. Secrets are hidden from ``repr``.

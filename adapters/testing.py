@@ -15,11 +15,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import final
 from urllib.parse import parse_qsl
 
 __all__ = ["Answer", "Request", "TokenServer", "token"]
 
 
+@final
 @dataclass
 class Answer:
     status: int = 200
@@ -34,6 +36,7 @@ def token(lifetime: int = 3600, n: int = 0, **extra: object) -> Answer:
     return Answer(body=json.dumps(body).encode())
 
 
+@final
 @dataclass
 class Request:
     path: str
@@ -41,6 +44,7 @@ class Request:
     form: list[tuple[str, str]]
 
 
+@final
 class TokenServer:
     def __init__(self) -> None:
         self.requests: list[Request] = []

@@ -9,7 +9,7 @@ downstream ever sees a configuration that could make the state machine misbehave
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, final
 
 import attrs
 
@@ -46,6 +46,7 @@ def _positive(_instance: Any, attribute: attrs.Attribute[Any], value: Any) -> No
         raise ValueError(f"RefreshConfig.{attribute.name} must be > 0 seconds, got {value!r}")
 
 
+@final
 @attrs.frozen
 class RefreshConfig:
     """How a credential is kept fresh. Every duration is in seconds.

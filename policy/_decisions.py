@@ -8,7 +8,7 @@ No value here ever shows a secret in its ``repr``.
 from __future__ import annotations
 
 import enum
-from typing import TYPE_CHECKING, Generic, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Generic, NamedTuple, TypeVar, final
 
 import attrs
 
@@ -33,6 +33,7 @@ __all__ = [
 V = TypeVar("V")
 
 
+@final
 @attrs.frozen
 class Token(Generic[V]):
     """An installed credential.
@@ -51,6 +52,7 @@ class Token(Generic[V]):
     generation: int
 
 
+@final
 @attrs.frozen
 class Serve(Generic[V]):
     """Give the caller this token."""
@@ -58,11 +60,13 @@ class Serve(Generic[V]):
     token: Token[V]
 
 
+@final
 @attrs.frozen
 class Wait:
     """Park the caller until the mint in flight resolves (see ``Step.resolve``)."""
 
 
+@final
 @attrs.frozen
 class Reject:
     """Fail the caller with this error."""
@@ -88,6 +92,7 @@ class MintReason(enum.Enum):
     """The current token was invalidated downstream."""
 
 
+@final
 @attrs.frozen
 class MintStart:
     """Start a mint now; report its outcome with this ``attempt`` id."""
@@ -116,6 +121,7 @@ class NoticeKind(enum.Enum):
     CREDENTIAL_SUSPENDED = "credential_suspended"
 
 
+@final
 @attrs.frozen
 class Notice:
     """One fact for telemetry. Never carries a secret.

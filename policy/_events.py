@@ -7,7 +7,7 @@ a clock. Randomness enters as data too: the events that end a mint carry a unifo
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, final
 
 import attrs
 
@@ -18,6 +18,7 @@ __all__ = ["Demand", "Event", "Invalidate", "MintFailed", "MintSucceeded", "Tick
 V = TypeVar("V")
 
 
+@final
 @attrs.frozen
 class Demand:
     """A caller wants a token now."""
@@ -25,6 +26,7 @@ class Demand:
     now: float
 
 
+@final
 @attrs.frozen
 class Tick:
     """A wake-up the core asked for (``Step.wake_at``) has come."""
@@ -32,6 +34,7 @@ class Tick:
     now: float
 
 
+@final
 @attrs.frozen
 class MintSucceeded(Generic[V]):
     """The mint of ``attempt`` returned a token.
@@ -56,6 +59,7 @@ class MintSucceeded(Generic[V]):
     issued_at: float | None = None
 
 
+@final
 @attrs.frozen
 class MintFailed:
     """The mint of ``attempt`` failed (or the shell cut it off at ``mint_timeout``).
@@ -73,6 +77,7 @@ class MintFailed:
     draw: float
 
 
+@final
 @attrs.frozen
 class Invalidate:
     """The token of ``generation`` was rejected downstream (an API answered 401)."""

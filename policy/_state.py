@@ -12,7 +12,7 @@ the whole decision, and it is the same immutable value every time.
 from __future__ import annotations
 
 import math
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, final
 
 import attrs
 
@@ -26,6 +26,7 @@ V = TypeVar("V")
 INF = math.inf
 
 
+@final
 @attrs.frozen
 class PolicyState(Generic[V]):
     """The core's memory of one credential. Build the first with :meth:`initial`.

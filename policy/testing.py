@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, final
 
 from mintgate.policy._config import RefreshConfig
 from mintgate.policy._decisions import MintReason, Reject, Serve, Step, Wait
@@ -39,6 +39,7 @@ V = TypeVar("V")
 Observer = Callable[[PolicyState[Any], Event[Any], Step[Any]], None]
 
 
+@final
 class Script(Generic[V]):
     """Drives the core by hand: a fake clock, a fake mint, and the history of every step.
 
@@ -193,6 +194,7 @@ def outage_attempt_bound(config: RefreshConfig, outage: float, *, token_cached: 
         probes += 1
 
 
+@final
 class InvariantChecker:
     """Checks the contract's invariants over a sequence of steps, from outside the core.
 

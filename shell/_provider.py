@@ -30,7 +30,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Generic, Self, TypeVar
+from typing import Any, Generic, Self, TypeVar, final
 from weakref import WeakSet
 
 import anyio
@@ -82,6 +82,7 @@ def _issue(value: float | datetime | None) -> float | None:
     return None if value is None else unix_time("Minted.issued_at", value)
 
 
+@final
 @attrs.frozen
 class Minted(Generic[V]):
     """What a mint function returns, and a known token a provider is opened with.
@@ -214,6 +215,7 @@ def _loop_clock() -> tuple[Callable[[], float], float]:
     return anyio.current_time, 0.0
 
 
+@final
 class RefreshingProvider(Generic[V]):
     """Keeps one credential fresh in the background and hands it out fast.
 

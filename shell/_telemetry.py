@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import traceback
 from collections.abc import Iterable
-from typing import Protocol
+from typing import Protocol, final
 
 import attrs
 
@@ -40,6 +40,7 @@ class Reporter(Protocol):
     def notice(self, credential: str, notice: Notice) -> None: ...
 
 
+@final
 class FencedReporter:
     """A reporter whose exceptions never reach the provider: each is logged at ERROR the first
     time this reporter raises on a kind of notice (with its traceback, as text, at DEBUG)."""
@@ -106,6 +107,7 @@ def log_notice(credential: str, notice: Notice) -> None:
     log.log(level, "%s: %s %s", credential, notice.kind.value, " ".join(details))
 
 
+@final
 @attrs.frozen
 class ProviderStatistics:
     """A snapshot of one provider, for dashboards and health checks. Holds no secret.

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import selectors
 from collections.abc import Callable
+from typing import final
 
 import anyio
 
@@ -58,6 +59,7 @@ def unavailable(call: int = 0) -> CredentialError:
     return CredentialError(kind=ErrorKind.UNAVAILABLE, message="token endpoint answered HTTP 503")
 
 
+@final
 class FakeMint:
     """A scripted ``async def mint() -> Minted[str]`` for tests.
 
@@ -110,6 +112,7 @@ class FakeMint:
             self.in_flight -= 1
 
 
+@final
 class RecordingReporter:
     """A ``Reporter`` that keeps every notice it is given, with the credential's name.
 
@@ -149,6 +152,7 @@ class _JumpingSelector(selectors.DefaultSelector):
         return []
 
 
+@final
 class VirtualTimeEventLoop(asyncio.SelectorEventLoop):
     """An asyncio loop on a virtual clock that jumps to the next timer whenever nothing is ready.
 

@@ -68,3 +68,33 @@ def test_an_asyncio_program_never_imports_trio() -> None:
     done = run(code, blocked={"trio"})
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
+
+
+OPEN_FOR_SUBCLASSING = {
+    "CredentialError",  # a mint may raise its own subclass
+    "ErrorKind",
+    "MintReason",
+    "NoticeKind",
+    "Step",  # a NamedTuple
+    "Reporter",  # protocols
+    "TokenSource",
+}
+
+
+@pytest.mark.parametrize(
+    "module", ["mintgate.policy", "mintgate.shell", "mintgate.adapters.oauth2"]
+)
+def test_public_classes_not_meant_for_subclassing_are_final(module: str) -> None:
+    namespace = __import__(module, fromlist=["_"])
+    classes = {
+        name: value
+        for name, value in vars(namespace).items()
+        if isinstance(value, type) and not name.startswith("_")
+    }
+    assert classes
+    open_ = sorted(
+        name
+        for name, cls in classes.items()
+        if name not in OPEN_FOR_SUBCLASSING and not getattr(cls, "__final__", False)
+    )
+    assert open_ == []
