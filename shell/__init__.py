@@ -10,6 +10,8 @@ from mintgate.shell._clock import Clock as Clock
 from mintgate.shell._provider import Minted as Minted
 from mintgate.shell._provider import MintFunction as MintFunction
 from mintgate.shell._provider import RefreshingProvider as RefreshingProvider
+from mintgate.shell._telemetry import BreakerState as BreakerState
+from mintgate.shell._telemetry import LastError as LastError
 from mintgate.shell._telemetry import ProviderStatistics as ProviderStatistics
 from mintgate.shell._telemetry import Reporter as Reporter
 from mintgate.shell._token_source import TokenSource as TokenSource

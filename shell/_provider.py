@@ -7,9 +7,10 @@ the resolution; and it sleeps in one timer task whose cancel-scope deadline is a
 core's ``wake_at`` (moved whenever a step changes it), so it never polls.
 
 The hot path, ``await provider.token()`` on a fresh token, reads the loop's clock, compares it
-with ``state.quiet_until`` and returns ``state.serve.token``: no checkpoint, no lock, no event
-object built. That is the same decision ``step()`` takes for a ``Demand`` (the core's tests
-check the two paths agree); anything else goes through ``step()``.
+with the core's ``state.quiet_until`` (kept beside the state, and -inf while the latest attempt
+has failed, so that those callers are counted) and returns ``state.serve.token``: no checkpoint,
+no lock, no event object built. That is the same decision ``step()`` takes for a ``Demand`` (the
+core's tests check the two paths agree); anything else goes through ``step()``.
 
 What the application hands us is fenced off from what we run: an exception from the body of
 ``async with`` leaves it as itself (never in our task group's ``ExceptionGroup``); the background
@@ -61,7 +62,9 @@ from mintgate.policy import (
 from mintgate.shell._clock import Clock, unix_time
 from mintgate.shell._mint_errors import declared_secrets, describe, detached
 from mintgate.shell._telemetry import (
+    BreakerState,
     FencedReporter,
+    LastError,
     ProviderStatistics,
     Reporter,
     log,
@@ -157,6 +160,9 @@ class _Subscription(Generic[V]):
             self._ready = anyio.Event()
         token, self._latest = self._latest, None
         return token
+
+
+_COUNTERS = ("started", "succeeded", "failed", "after_failure", "past_expiry")
 
 
 def _not_open() -> float:
@@ -274,7 +280,13 @@ class RefreshingProvider(Generic[V]):
         self._timer: anyio.CancelScope | None = None
         self._flight: _Flight[V] | None = None
         self._subscriptions: WeakSet[_Subscription[V]] = WeakSet()
-        self._counts = {"started": 0, "succeeded": 0, "failed": 0, "stale": 0}
+        self._counts = dict.fromkeys(_COUNTERS, 0)
+        self._waiting = 0
+        self._last_error: LastError | None = None
+        self._last_success: float | None = None
+        # The hot path's bound: the core's quiet_until, except after a failed attempt, when
+        # every caller goes through step() so that the cache's absorbed failures are counted.
+        self._quiet_until = -math.inf
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -291,7 +303,8 @@ class RefreshingProvider(Generic[V]):
         # each run's clock at a random offset): start afresh rather than trust it.
         self._state = _fresh_state(self._state)
         self._epoch += 1
-        self._counts = dict.fromkeys(self._counts, 0)
+        self._counts = dict.fromkeys(_COUNTERS, 0)
+        self._last_error, self._last_success, self._quiet_until = None, None, -math.inf
         self._raw_clock, self._clock_offset = _loop_clock()
         task_group = anyio.create_task_group()
         await task_group.__aenter__()
@@ -319,6 +332,7 @@ class RefreshingProvider(Generic[V]):
         first = step(self.config, self._state, Demand(now))
         assert first.start_mint is not None, "a fresh state starts a mint on the first Demand"
         self._state = first.state  # the attempt the known token answers; no mint is called
+        self._quiet_until = -math.inf
         self._apply(attrs.evolve(event, attempt=first.start_mint.attempt))
 
     async def __aexit__(
@@ -391,7 +405,7 @@ class RefreshingProvider(Generic[V]):
             RuntimeError: The provider is not open.
         """
         state = self._state
-        if self._raw_clock() + self._clock_offset < state.quiet_until:
+        if self._raw_clock() + self._clock_offset < self._quiet_until:
             return state.serve.token  # type: ignore[union-attr]  # quiet_until > -inf: serve is set
         return await self._token_slow()
 
@@ -433,7 +447,7 @@ class RefreshingProvider(Generic[V]):
         if mint is not None:
             self._mint = mint
         self._epoch += 1
-        self._state = _fresh_state(self._state)
+        self._state, self._quiet_until = _fresh_state(self._state), -math.inf
         flight, self._flight = self._flight, None
         log.info("%s: replaced; starting afresh", self.name)
         self._set_timer(self._state.wake_at)
@@ -453,16 +467,19 @@ class RefreshingProvider(Generic[V]):
         return subscription
 
     def statistics(self) -> ProviderStatistics:
-        """A frozen snapshot of the provider's state and counters."""
+        """A frozen snapshot of the provider's state and counters; instants are wall-clock."""
         state = self._state
         now = self._clock() if self._task_group is not None else None
         token = state.token
-        expiry = None
+        expiry = wake = None
         if token is not None and token.expires_at is not None and now is not None:
             expiry = token.expires_at - now
-        breaker = "closed"
+        if state.wake_at is not None and now is not None:
+            wake = self.clock.to_wall(max(state.wake_at, now), now=now)
+        breaker = BreakerState.CLOSED
         if state.breaker_open_until is not None:
-            breaker = "half_open" if now is not None and now >= state.breaker_open_until else "open"
+            half_open = now is not None and now >= state.breaker_open_until
+            breaker = BreakerState.HALF_OPEN if half_open else BreakerState.OPEN
         return ProviderStatistics(
             name=self.name,
             generation=state.generation,
@@ -471,10 +488,16 @@ class RefreshingProvider(Generic[V]):
             consecutive_failures=state.failures,
             dead=state.dead is not None,
             suspended=state.suspended is not None,
+            callers_waiting=self._waiting,
+            attempt_in_flight=None if state.in_flight is None else state.in_flight.attempt,
+            next_wake_up=wake,
+            last_error=self._last_error,
+            last_success=self._last_success,
             mints_started=self._counts["started"],
             mints_succeeded=self._counts["succeeded"],
             mints_failed=self._counts["failed"],
-            served_stale=self._counts["stale"],
+            served_after_failure=self._counts["after_failure"],
+            served_past_expiry=self._counts["past_expiry"],
         )
 
     # -- the shell's work --------------------------------------------------------------------
@@ -489,14 +512,22 @@ class RefreshingProvider(Generic[V]):
             result = self._apply(Demand(self._clock()))
             reply = result.reply
             if isinstance(reply, Serve):
+                if result.state.last_error is not None:
+                    self._counts["after_failure"] += 1
                 return reply.token
             if isinstance(reply, Reject):
                 raise _fresh_copy(reply.error)
             flight = self._flight
             assert flight is not None, "the core said wait, so a mint is in flight"
-            await flight.done.wait()
+            self._waiting += 1
+            try:
+                await flight.done.wait()
+            finally:
+                self._waiting -= 1
             resolved = flight.result
             if isinstance(resolved, Serve):
+                if self._state.last_error is not None and self._state.token is resolved.token:
+                    self._counts["after_failure"] += 1  # the cached token, after the failure
                 return resolved.token
             if resolved is not None:
                 raise _fresh_copy(resolved.error)
@@ -505,17 +536,22 @@ class RefreshingProvider(Generic[V]):
     def _apply(self, event: Event[V]) -> Step[V]:
         """Feed one event to the core and carry out the decision."""
         result = step(self.config, self._state, event)
-        self._state = result.state
+        state = self._state = result.state
+        self._quiet_until = state.quiet_until if state.last_error is None else -math.inf
         installed = False
         for notice in result.notices:
             kind = notice.kind
             if kind is NoticeKind.SERVED_STALE:
-                self._counts["stale"] += 1
+                self._counts["past_expiry"] += 1
             elif kind is NoticeKind.MINT_SUCCEEDED:
                 self._counts["succeeded"] += 1
+                self._last_success = self.clock.wall()
                 installed = True
             elif kind is NoticeKind.MINT_FAILED:
                 self._counts["failed"] += 1
+                error = notice.error
+                if error is not None:
+                    self._last_error = LastError(error.kind, error.message, self.clock.wall())
             log_notice(self.name, notice)
             if self._reporter is not None:
                 self._reporter.notice(self.name, notice)

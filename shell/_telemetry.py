@@ -11,6 +11,7 @@ does.
 
 from __future__ import annotations
 
+import enum
 import logging
 import traceback
 from collections.abc import Iterable
@@ -18,9 +19,18 @@ from typing import Protocol, final
 
 import attrs
 
-from mintgate.policy import Notice, NoticeKind, scrub
+from mintgate.policy import ErrorKind, Notice, NoticeKind, scrub
 
-__all__ = ["FencedReporter", "ProviderStatistics", "Reporter", "log", "log_notice", "log_traceback"]
+__all__ = [
+    "BreakerState",
+    "FencedReporter",
+    "LastError",
+    "ProviderStatistics",
+    "Reporter",
+    "log",
+    "log_notice",
+    "log_traceback",
+]
 
 log = logging.getLogger("mintgate.shell")
 log.addHandler(logging.NullHandler())
@@ -107,35 +117,77 @@ def log_notice(credential: str, notice: Notice) -> None:
     log.log(level, "%s: %s %s", credential, notice.kind.value, " ".join(details))
 
 
+class BreakerState(enum.StrEnum):
+    """The circuit breaker, as a health check sees it (equal to its string value)."""
+
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+    """The cooldown is over: the next attempt is the probe."""
+
+
+@final
+@attrs.frozen
+class LastError:
+    """The newest failed attempt: what a health check shows. Holds no secret (the message is
+    the fresh, scrubbed one every failure becomes).
+
+    Attributes:
+        kind: What went wrong.
+        message: Why, as the error says it.
+        at: When, as a wall-clock Unix time.
+    """
+
+    kind: ErrorKind
+    message: str
+    at: float
+
+
 @final
 @attrs.frozen
 class ProviderStatistics:
-    """A snapshot of one provider, for dashboards and health checks. Holds no secret.
+    """A snapshot of one provider, for dashboards and health checks. Holds no secret; every
+    instant is wall-clock Unix time, every other time a duration.
 
     Attributes:
         name: The credential's name.
         generation: The generation of the newest token installed (0 before the first).
         seconds_to_expiry: Seconds until the current token expires, None without one or for a
             token that never expires; negative once it has expired.
-        breaker: ``"closed"``, ``"open"`` or ``"half_open"`` (the cooldown is over).
-        consecutive_failures: Failed mints since the last success.
+        breaker: ``closed``, ``open`` or ``half_open`` (the cooldown is over).
+        consecutive_failures: Failed attempts since the last success (or suspension).
         dead: The credential needs replacing (a reauthentication error); ``replace()`` it.
         suspended: A configuration error suspended minting until one re-check
             ``breaker_cooldown_cap`` later; an operator's fix at the issuer heals it.
+        callers_waiting: Callers parked on the mint in flight now.
+        attempt_in_flight: The attempt id of the mint in flight, or None.
+        next_wake_up: When the provider next acts by itself (a refresh, a retry, a probe, the
+            token's end), or None.
+        last_error: The newest failed attempt since the provider opened, or None.
+        last_success: When the newest token was installed, or None.
         mints_started: Mints started since the provider opened.
-        mints_succeeded: Mints that installed a token.
+        mints_succeeded: Mints that installed a token (an adopted known token included).
         mints_failed: Mints that failed (timeouts included).
-        served_stale: Callers served a token inside its stale grace.
+        served_after_failure: Callers served a usable token while the latest attempt had
+            failed: the failures the cache absorbed.
+        served_past_expiry: Callers served a token inside its stale grace (past the usable
+            point its margins set, up to ``stale_grace`` past its expiry).
     """
 
     name: str
     generation: int
     seconds_to_expiry: float | None
-    breaker: str
+    breaker: BreakerState
     consecutive_failures: int
     dead: bool
     suspended: bool
+    callers_waiting: int
+    attempt_in_flight: int | None
+    next_wake_up: float | None
+    last_error: LastError | None
+    last_success: float | None
     mints_started: int
     mints_succeeded: int
     mints_failed: int
-    served_stale: int
+    served_after_failure: int
+    served_past_expiry: int

@@ -16,7 +16,7 @@ import pytest
 
 from mintgate.policy import CredentialError, ErrorKind, NoticeKind, RefreshConfig, Token
 from mintgate.policy.testing import outage_attempt_bound
-from mintgate.shell import Clock, Minted, RefreshingProvider
+from mintgate.shell import BreakerState, Clock, Minted, RefreshingProvider
 from mintgate.shell.testing import HANG, FakeMint, RecordingReporter, unavailable
 
 pytestmark = pytest.mark.anyio
@@ -340,3 +340,39 @@ async def test_the_virtual_wall_clock_moves_with_the_loop() -> None:
     assert clock.wall() == pytest.approx(WALL + 3600.0)
     now = clock.now()
     assert clock.to_loop(clock.to_wall(now + 5.0, now=now), now=now) == pytest.approx(now + 5.0)
+
+
+async def test_statistics_tell_a_health_check_what_is_going_on() -> None:
+    clock = Clock.following_the_loop(WALL)
+    assert clock.wall() == WALL  # the first reading anchors the virtual wall clock: now
+    mint = FakeMint(lifetime=100.0, latency=1.0)
+    config = RefreshConfig(stale_grace=30.0, breaker_threshold=100)
+    async with RefreshingProvider(mint, config=config, clock=clock, rng=random.Random(2)) as p:
+        async with anyio.create_task_group() as tg:
+            for _ in range(3):
+                tg.start_soon(_collect, p, [])
+            await anyio.sleep(0.5)
+            waiting = p.statistics()
+            assert (waiting.callers_waiting, waiting.attempt_in_flight) == (3, 1)
+        stats = p.statistics()
+        assert stats.callers_waiting == 0
+        assert stats.attempt_in_flight is None
+        assert stats.last_success == pytest.approx(WALL + 1.0)
+        assert stats.breaker is BreakerState.CLOSED
+        assert str(stats.breaker) == "closed"  # a StrEnum: it is its string
+        assert stats.next_wake_up is not None
+        assert WALL + 70.0 <= stats.next_wake_up <= WALL + 75.0  # the refresh point, wall-clock
+        mint.outcome = unavailable  # the endpoint goes down at the refresh
+        await anyio.sleep(stats.next_wake_up - clock.wall() + 2.0)
+        for _ in range(10):  # served from the cache while the refresh fails
+            await p.token()
+        await anyio.sleep(100.0 - (clock.wall() - WALL) + 5.0)  # past expiry, in stale grace
+        await p.token()
+        stats = p.statistics()
+    assert stats.served_after_failure == 11
+    assert stats.served_past_expiry >= 1
+    assert stats.last_error is not None
+    assert stats.last_error.kind is ErrorKind.UNAVAILABLE
+    assert stats.last_error.message == "token endpoint answered HTTP 503"
+    assert WALL + 70.0 <= stats.last_error.at <= clock.wall()
+    assert stats.mints_failed >= 1
