@@ -14,7 +14,7 @@ core's tests check the two paths agree); anything else goes through ``step()``.
 
 What the application hands us is fenced off from what we run: an exception from the body of
 ``async with`` leaves it as itself (never in our task group's ``ExceptionGroup``); the background
-tasks catch and log their own failures, so they cannot cancel the body; a reporter that raises is
+tasks catch and log their own failures, so they cannot cancel the body; a hook that raises is
 logged and ignored; a mint's exception is never kept (``_mint_errors``). The provider belongs to
 the event loop that opened it, and opening it again (in any loop) starts afresh, because the
 loop clock its state was written in is gone.
@@ -28,7 +28,8 @@ import math
 import random
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import AsyncExitStack
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar, final
@@ -60,15 +61,13 @@ from mintgate.policy import (
     step,
 )
 from mintgate.shell._clock import Clock, unix_time
+from mintgate.shell._hooks import CredentialInfo, FencedHook, Hook, LoggingHook, MintHook
 from mintgate.shell._mint_errors import declared_secrets, describe, detached
 from mintgate.shell._telemetry import (
     BreakerState,
-    FencedReporter,
-    LastError,
+    Counters,
     ProviderStatistics,
-    Reporter,
     log,
-    log_notice,
     log_traceback,
 )
 
@@ -162,7 +161,7 @@ class _Subscription(Generic[V]):
         return token
 
 
-_COUNTERS = ("started", "succeeded", "failed", "after_failure", "past_expiry")
+_LOGGING = LoggingHook()
 
 
 def _not_open() -> float:
@@ -242,8 +241,9 @@ class RefreshingProvider(Generic[V]):
             scrubbed of the secrets the mint declares (an optional ``secrets()``).
         config: The refresh policy.
         name: The credential's name in notices, logs and statistics.
-        reporter: Receives every notice of the core. Whatever it raises is logged once per notice
-            kind and ignored.
+        hooks: Receive every notice of the core (``notice(credential, notice)``) and may wrap
+            each mint call (``mint(credential, attempt)``, an async context manager). Whatever a
+            hook raises is logged once per hook and kind of call, and ignored.
         rng: Where jitter draws come from (inject a seeded ``random.Random`` in tests).
         clock: The wall clock beside the loop's, and the one place that converts between them
             (an absolute ``Minted.expires_at`` or ``issued_at``, a known token).
@@ -259,7 +259,7 @@ class RefreshingProvider(Generic[V]):
         *,
         config: RefreshConfig | None = None,
         name: str = "credential",
-        reporter: Reporter | None = None,
+        hooks: Iterable[Hook | MintHook] = (),
         rng: random.Random | None = None,
         clock: Clock | None = None,
         known: Minted[V] | None = None,
@@ -267,7 +267,10 @@ class RefreshingProvider(Generic[V]):
         self._mint = mint
         self.config = RefreshConfig() if config is None else config
         self.name = name
-        self._reporter = None if reporter is None else FencedReporter(reporter)
+        self.info = CredentialInfo(name)
+        fenced = [FencedHook(hook) for hook in hooks]
+        self._user_hooks = tuple(hook for hook in fenced if hook.receives_notices)
+        self._mint_hooks = tuple(hook for hook in fenced if hook.wraps_mints)
         self._rng = random.Random() if rng is None else rng
         self.clock = Clock() if clock is None else clock
         self._known = known
@@ -280,10 +283,9 @@ class RefreshingProvider(Generic[V]):
         self._timer: anyio.CancelScope | None = None
         self._flight: _Flight[V] | None = None
         self._subscriptions: WeakSet[_Subscription[V]] = WeakSet()
-        self._counts = dict.fromkeys(_COUNTERS, 0)
+        self._counts = Counters(self.clock.wall)
+        self._hooks: tuple[Hook, ...] = (_LOGGING, self._counts, *self._user_hooks)
         self._waiting = 0
-        self._last_error: LastError | None = None
-        self._last_success: float | None = None
         # The hot path's bound: the core's quiet_until, except after a failed attempt, when
         # every caller goes through step() so that the cache's absorbed failures are counted.
         self._quiet_until = -math.inf
@@ -303,8 +305,9 @@ class RefreshingProvider(Generic[V]):
         # each run's clock at a random offset): start afresh rather than trust it.
         self._state = _fresh_state(self._state)
         self._epoch += 1
-        self._counts = dict.fromkeys(_COUNTERS, 0)
-        self._last_error, self._last_success, self._quiet_until = None, None, -math.inf
+        self._counts = Counters(self.clock.wall)
+        self._hooks = (_LOGGING, self._counts, *self._user_hooks)
+        self._quiet_until = -math.inf
         self._raw_clock, self._clock_offset = _loop_clock()
         task_group = anyio.create_task_group()
         await task_group.__aenter__()
@@ -491,13 +494,13 @@ class RefreshingProvider(Generic[V]):
             callers_waiting=self._waiting,
             attempt_in_flight=None if state.in_flight is None else state.in_flight.attempt,
             next_wake_up=wake,
-            last_error=self._last_error,
-            last_success=self._last_success,
-            mints_started=self._counts["started"],
-            mints_succeeded=self._counts["succeeded"],
-            mints_failed=self._counts["failed"],
-            served_after_failure=self._counts["after_failure"],
-            served_past_expiry=self._counts["past_expiry"],
+            last_error=self._counts.last_error,
+            last_success=self._counts.last_success,
+            mints_started=self._counts.started,
+            mints_succeeded=self._counts.succeeded,
+            mints_failed=self._counts.failed,
+            served_after_failure=self._counts.served_after_failure,
+            served_past_expiry=self._counts.served_past_expiry,
         )
 
     # -- the shell's work --------------------------------------------------------------------
@@ -513,7 +516,7 @@ class RefreshingProvider(Generic[V]):
             reply = result.reply
             if isinstance(reply, Serve):
                 if result.state.last_error is not None:
-                    self._counts["after_failure"] += 1
+                    self._counts.served_after_failure += 1
                 return reply.token
             if isinstance(reply, Reject):
                 raise _fresh_copy(reply.error)
@@ -527,7 +530,7 @@ class RefreshingProvider(Generic[V]):
             resolved = flight.result
             if isinstance(resolved, Serve):
                 if self._state.last_error is not None and self._state.token is resolved.token:
-                    self._counts["after_failure"] += 1  # the cached token, after the failure
+                    self._counts.served_after_failure += 1  # the cached token, after the failure
                 return resolved.token
             if resolved is not None:
                 raise _fresh_copy(resolved.error)
@@ -539,22 +542,12 @@ class RefreshingProvider(Generic[V]):
         state = self._state = result.state
         self._quiet_until = state.quiet_until if state.last_error is None else -math.inf
         installed = False
+        info = self.info
         for notice in result.notices:
-            kind = notice.kind
-            if kind is NoticeKind.SERVED_STALE:
-                self._counts["past_expiry"] += 1
-            elif kind is NoticeKind.MINT_SUCCEEDED:
-                self._counts["succeeded"] += 1
-                self._last_success = self.clock.wall()
+            if notice.kind is NoticeKind.MINT_SUCCEEDED:
                 installed = True
-            elif kind is NoticeKind.MINT_FAILED:
-                self._counts["failed"] += 1
-                error = notice.error
-                if error is not None:
-                    self._last_error = LastError(error.kind, error.message, self.clock.wall())
-            log_notice(self.name, notice)
-            if self._reporter is not None:
-                self._reporter.notice(self.name, notice)
+            for hook in self._hooks:
+                hook.notice(info, notice)
         if result.resolve is not None:
             self._resolve(result.resolve, installed=installed)
         if result.start_mint is not None:
@@ -580,7 +573,6 @@ class RefreshingProvider(Generic[V]):
 
     def _start(self, start: MintStart, now: float) -> None:
         assert self._task_group is not None
-        self._counts["started"] += 1
         flight: _Flight[V] = _Flight(start.attempt)
         self._flight = flight
         self._task_group.start_soon(self._run_mint, flight, now)
@@ -612,7 +604,10 @@ class RefreshingProvider(Generic[V]):
                             "'async def')"
                         ),
                     )
-                minted = await pending
+                async with AsyncExitStack() as wrapped:  # the mint hooks (spans) around it
+                    for hook in self._mint_hooks:
+                        await wrapped.enter_async_context(hook.mint(self.info, attempt))
+                    minted = await pending
             if limit.cancelled_caught:
                 return CredentialError(
                     kind=ErrorKind.TIMEOUT,

@@ -1,12 +1,9 @@
-"""Where the core's notices go: a ``Reporter`` the application plugs in, and stdlib logging.
+"""The shell's logging and statistics: stdlib logging of notices, and the snapshot types.
 
 Notices are plain facts (a mint started, the breaker opened, a token expired) and never carry a
 secret, so they can be handed to any telemetry system as they are. Logging goes to
-``mintgate.shell`` with only a ``NullHandler``: the application decides where it ends up.
-
-A reporter is the application's code running inside ours, so it is fenced: whatever it raises is
-logged (once per reporter and notice kind, not once per call) and changes nothing the provider
-does.
+``mintgate.shell`` with only a ``NullHandler``: the application decides where it ends up. Both
+reach the provider as hooks (``mintgate.shell._hooks``).
 """
 
 from __future__ import annotations
@@ -14,19 +11,21 @@ from __future__ import annotations
 import enum
 import logging
 import traceback
-from collections.abc import Iterable
-from typing import Protocol, final
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, final
 
 import attrs
 
-from mintgate.policy import ErrorKind, Notice, NoticeKind, scrub
+from mintgate.policy import ErrorKind, Notice, NoticeKind
+
+if TYPE_CHECKING:
+    from mintgate.shell._hooks import CredentialInfo
 
 __all__ = [
     "BreakerState",
-    "FencedReporter",
+    "Counters",
     "LastError",
     "ProviderStatistics",
-    "Reporter",
     "log",
     "log_notice",
     "log_traceback",
@@ -42,47 +41,6 @@ _LEVELS = {
     NoticeKind.CREDENTIAL_DEAD: logging.ERROR,
     NoticeKind.CREDENTIAL_SUSPENDED: logging.ERROR,
 }
-
-
-class Reporter(Protocol):
-    """Receives every notice of every step, with the credential's name. Must not block."""
-
-    def notice(self, credential: str, notice: Notice) -> None: ...
-
-
-@final
-class FencedReporter:
-    """A reporter whose exceptions never reach the provider: each is logged at ERROR the first
-    time this reporter raises on a kind of notice (with its traceback, as text, at DEBUG)."""
-
-    __slots__ = ("_failed", "reporter")
-
-    def __init__(self, reporter: Reporter) -> None:
-        self.reporter = reporter
-        self._failed: set[NoticeKind] = set()
-
-    def notice(self, credential: str, notice: Notice) -> None:
-        try:
-            self.reporter.notice(credential, notice)
-        except Exception as error:
-            if notice.kind in self._failed:
-                return
-            self._failed.add(notice.kind)
-            try:
-                text = scrub(str(error))
-            except Exception:
-                text = ""
-            log.error(
-                "%s: reporter %s raised %s%s on a %s notice; the provider goes on as if it had "
-                "not, and this reporter's further errors on %s notices are not logged",
-                credential,
-                type(self.reporter).__name__,
-                type(error).__name__,
-                f" ({text})" if text else "",
-                notice.kind.value,
-                notice.kind.value,
-            )
-            log_traceback(credential, "the reporter raised", error)
 
 
 def log_traceback(
@@ -115,6 +73,45 @@ def log_notice(credential: str, notice: Notice) -> None:
     if notice.error is not None:
         details.append(f"error={notice.error}")
     log.log(level, "%s: %s %s", credential, notice.kind.value, " ".join(details))
+
+
+@final
+class Counters:
+    """The statistics' counters, kept by a hook that reads the notices (and, for
+    ``served_after_failure``, by the provider's slow path). One per opening."""
+
+    __slots__ = (
+        "failed",
+        "last_error",
+        "last_success",
+        "served_after_failure",
+        "served_past_expiry",
+        "started",
+        "succeeded",
+        "wall",
+    )
+
+    def __init__(self, wall: Callable[[], float]) -> None:
+        self.wall = wall
+        self.started = self.succeeded = self.failed = 0
+        self.served_after_failure = self.served_past_expiry = 0
+        self.last_error: LastError | None = None
+        self.last_success: float | None = None
+
+    def notice(self, credential: CredentialInfo, notice: Notice) -> None:
+        kind = notice.kind
+        if kind is NoticeKind.MINT_STARTED:
+            self.started += 1
+        elif kind is NoticeKind.SERVED_STALE:
+            self.served_past_expiry += 1
+        elif kind is NoticeKind.MINT_SUCCEEDED:
+            self.succeeded += 1
+            self.last_success = self.wall()
+        elif kind is NoticeKind.MINT_FAILED:
+            self.failed += 1
+            error = notice.error
+            if error is not None:
+                self.last_error = LastError(error.kind, error.message, self.wall())
 
 
 class BreakerState(enum.StrEnum):

@@ -2,7 +2,7 @@
 
 - :class:`FakeMint`: a scripted mint with latency, lifetimes, failures and hangs, that records
   every call and the most mints it saw in flight at once.
-- :class:`RecordingReporter`: a ``Reporter`` that keeps every notice.
+- :class:`RecordingHook`: a ``Hook`` that keeps every notice.
 - The core's tools, re-exported: :class:`Script` (drive the pure core by hand),
   :class:`InvariantChecker` (the contract's invariants as a reusable check),
   :func:`outage_attempt_bound`, :func:`check_scenario`.
@@ -31,6 +31,7 @@ from mintgate.policy.testing import (
     check_scenario,
     outage_attempt_bound,
 )
+from mintgate.shell._hooks import CredentialInfo
 from mintgate.shell._provider import Minted
 
 __all__ = [
@@ -39,7 +40,7 @@ __all__ = [
     "InvariantChecker",
     "InvariantViolation",
     "Outcome",
-    "RecordingReporter",
+    "RecordingHook",
     "Script",
     "VirtualTimeEventLoop",
     "check_scenario",
@@ -113,17 +114,17 @@ class FakeMint:
 
 
 @final
-class RecordingReporter:
-    """A ``Reporter`` that keeps every notice it is given, with the credential's name.
+class RecordingHook:
+    """A ``Hook`` that keeps every notice it is given, with the credential it concerns.
 
     Attributes:
         seen: ``(credential, notice)`` pairs, oldest first.
     """
 
     def __init__(self) -> None:
-        self.seen: list[tuple[str, Notice]] = []
+        self.seen: list[tuple[CredentialInfo, Notice]] = []
 
-    def notice(self, credential: str, notice: Notice) -> None:
+    def notice(self, credential: CredentialInfo, notice: Notice) -> None:
         self.seen.append((credential, notice))
 
     def notices(self, kind: NoticeKind | None = None) -> list[Notice]:

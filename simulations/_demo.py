@@ -28,7 +28,7 @@ from rich.text import Text
 from mintgate.adapters.oauth2 import ClientCredentials, ClientCredentialsMint
 from mintgate.adapters.testing import Answer, TokenServer, token
 from mintgate.policy import CredentialError, Notice, NoticeKind, RefreshConfig
-from mintgate.shell import RefreshingProvider
+from mintgate.shell import CredentialInfo, RefreshingProvider
 from mintgate.simulations._scenario import Outage, OutageKind, format_duration
 
 __all__ = ["demo_config", "run_demo"]
@@ -121,7 +121,7 @@ class _Board:
     def log(self, text: str, style: str = "") -> None:
         self.events.append(Text(f"{self.schedule.elapsed():7.1f}s  {text}", style=style))
 
-    def notice(self, credential: str, notice: Notice) -> None:
+    def notice(self, credential: CredentialInfo, notice: Notice) -> None:
         label = _NOTICES.get(notice.kind)
         if notice.kind is NoticeKind.MINT_FAILED:
             self.refresh_failing = True
@@ -219,7 +219,7 @@ async def _run(board: _Board, server: TokenServer, console: Console, call_every:
     mint = ClientCredentialsMint(credentials)
     async with (
         mint,
-        RefreshingProvider(mint, config=config, name="demo", reporter=board) as provider,
+        RefreshingProvider(mint, config=config, name="demo", hooks=[board]) as provider,
         anyio.create_task_group() as group,
     ):
 

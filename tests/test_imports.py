@@ -77,7 +77,8 @@ OPEN_FOR_SUBCLASSING = {
     "MintReason",
     "NoticeKind",
     "Step",  # a NamedTuple
-    "Reporter",  # protocols
+    "Hook",  # protocols
+    "MintHook",
     "TokenSource",
 }
 

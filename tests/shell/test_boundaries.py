@@ -1,7 +1,7 @@
-"""Where the provider meets the application: its block, its loop, its reporter, its mint.
+"""Where the provider meets the application: its block, its loop, its hooks, its mint.
 
 Regression tests for what a real application hit first (issue 10): exceptions wrapped in our
-ExceptionGroup, a reopened provider serving a token from a dead loop's clock, a raising reporter
+ExceptionGroup, a reopened provider serving a token from a dead loop's clock, a raising hook
 breaking the provider, secrets reachable from a mint's traceback, a stray CancelledError, mint
 bugs without a trace, no way back from a dead credential, and use from a second event loop.
 Each runs on trio (MockClock) and on asyncio (a virtual-time loop) unless it cannot exist there.
@@ -32,8 +32,14 @@ from mintgate.policy import (
     Token,
     step,
 )
-from mintgate.shell import Minted, RefreshingProvider
-from mintgate.shell.testing import HANG, FakeMint, RecordingReporter, VirtualTimeEventLoop
+from mintgate.shell import CredentialInfo, Minted, RefreshingProvider
+from mintgate.shell.testing import (
+    HANG,
+    FakeMint,
+    RecordingHook,
+    VirtualTimeEventLoop,
+    unavailable,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -169,42 +175,43 @@ def test_reopened_under_a_new_loop_it_never_serves_a_token_from_the_old_clock(ba
     assert run_in_a_fresh_loop(backend, invalidate_the_old_one, start=7.0) is not None
 
 
-# -- 3. a reporter that raises ---------------------------------------------------------------------
+# -- 3. a hook that raises -------------------------------------------------------------------------
 
 
 class Raising:
     def __init__(self, kinds: set[NoticeKind], times: int | None = None) -> None:
         self.kinds, self.times, self.raised = kinds, times, 0
 
-    def notice(self, credential: str, notice: Notice) -> None:
+    def notice(self, credential: CredentialInfo, notice: Notice) -> None:
         if notice.kind in self.kinds and (self.times is None or self.raised < self.times):
             self.raised += 1
             raise ZeroDivisionError(f"reporter bug on {notice.kind.value}")
 
 
-async def test_a_reporter_that_raises_once_on_mint_started_changes_nothing(
+async def test_a_hook_that_raises_once_on_mint_started_changes_nothing(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     reporter = Raising({NoticeKind.MINT_STARTED}, times=1)
-    async with RefreshingProvider(FakeMint(), reporter=reporter) as provider:
+    async with RefreshingProvider(FakeMint(), hooks=[reporter]) as provider:
         token = await provider.token()
         assert token.value == "token-1"
         assert (await provider.token()) is token
     assert reporter.raised == 1
     errors = [r for r in caught_records(caplog) if r.levelno >= logging.ERROR]
     assert len(errors) == 1
-    assert "Raising raised ZeroDivisionError" in errors[0].getMessage()
+    assert "hook Raising raised ZeroDivisionError" in errors[0].getMessage()
     assert "mint_started" in errors[0].getMessage()
 
 
-async def test_a_reporter_that_always_raises_is_logged_once_per_kind_and_changes_nothing(
+async def test_a_hook_that_always_raises_is_logged_once_per_kind_and_changes_nothing(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     async def a_day(reporter: Any) -> tuple[list[float], list[int]]:
         mint = FakeMint(lifetime=3600.0)
         served = []
         start = anyio.current_time()
-        async with RefreshingProvider(mint, reporter=reporter, rng=random.Random(3)) as provider:
+        hooks = () if reporter is None else (reporter,)
+        async with RefreshingProvider(mint, hooks=hooks, rng=random.Random(3)) as provider:
             while anyio.current_time() - start < 86_400:
                 served.append((await provider.token()).generation)
                 await anyio.sleep(60.0)
@@ -272,8 +279,8 @@ async def test_nothing_that_leaves_the_provider_reaches_the_mints_frames(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="mintgate")
-    notices = RecordingReporter()
-    async with RefreshingProvider(LeakyMint(), reporter=notices) as provider:
+    notices = RecordingHook()
+    async with RefreshingProvider(LeakyMint(), hooks=[notices]) as provider:
         with pytest.raises(CredentialError) as caught:
             await provider.token()
         result = await provider.token_result()
@@ -546,3 +553,54 @@ async def test_an_internal_error_on_a_wake_up_is_logged_and_the_timer_goes_on(
     assert mint.calls >= 2
     errors = [r.getMessage() for r in caught_records(caplog) if r.levelno == logging.ERROR]
     assert any("internal error in a wake-up (AssertionError)" in m for m in errors)
+
+
+class Span:
+    """A mint hook shaped like an OpenTelemetry span: it encloses each mint call."""
+
+    def __init__(self, *, swallow: bool = False, broken: bool = False) -> None:
+        self.swallow, self.broken = swallow, broken
+        self.spans: list[tuple[str, int, float, float, str | None]] = []
+
+    def mint(self, credential: CredentialInfo, attempt: int) -> Any:
+        span = self
+
+        class Context:
+            async def __aenter__(self) -> None:
+                self.started = anyio.current_time()
+                if span.broken:
+                    raise RuntimeError("the exporter is down")
+
+            async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+                name = None if exc_type is None else exc_type.__name__
+                span.spans.append(
+                    (credential.name, attempt, self.started, anyio.current_time(), name)
+                )
+                return span.swallow  # a hook that tries to swallow the failure
+
+        return Context()
+
+
+async def test_a_mint_hook_encloses_each_mint_and_cannot_swallow_its_failure() -> None:
+    span = Span(swallow=True)
+    mint = FakeMint(latency=2.0, outcome=lambda call: unavailable() if call == 1 else None)
+    async with RefreshingProvider(mint, name="billing", hooks=[span]) as provider:
+        with pytest.raises(CredentialError):
+            await provider.token()  # the failure stands, whatever __aexit__ returned
+        assert (await provider.token()).value == "token-2"
+    assert [(s[0], s[1], s[4]) for s in span.spans] == [
+        ("billing", 1, "CredentialError"),
+        ("billing", 2, None),
+    ]
+    assert all(end - start == pytest.approx(2.0) for _, _, start, end, _ in span.spans)
+
+
+async def test_a_broken_mint_hook_changes_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    mint = FakeMint()
+    async with RefreshingProvider(mint, hooks=[Span(broken=True)]) as provider:
+        assert (await provider.token()).value == "token-1"
+        provider.replace()
+        assert (await provider.token()).value == "token-2"
+    errors = [r.getMessage() for r in caught_records(caplog) if r.levelno >= logging.ERROR]
+    assert len(errors) == 1  # once per hook and kind of call
+    assert "hook Span raised RuntimeError (the exporter is down) on a mint" in errors[0]

@@ -13,7 +13,7 @@ import pytest
 from returns.result import Failure, Success
 
 from mintgate.policy import CredentialError, ErrorKind, Notice, NoticeKind, RefreshConfig
-from mintgate.shell import Clock, Minted, RefreshingProvider
+from mintgate.shell import Clock, CredentialInfo, Minted, RefreshingProvider
 from mintgate.shell.testing import FakeMint
 
 pytestmark = pytest.mark.anyio
@@ -113,7 +113,7 @@ async def test_no_secret_reaches_a_notice_a_log_record_or_a_repr(
     seen: list[Notice] = []
 
     class Collect:
-        def notice(self, credential: str, notice: Notice) -> None:
+        def notice(self, credential: CredentialInfo, notice: Notice) -> None:
             seen.append(notice)
 
     calls = 0
@@ -127,7 +127,7 @@ async def test_no_secret_reaches_a_notice_a_log_record_or_a_repr(
 
     caplog.set_level(logging.DEBUG, logger="mintgate")
     config = RefreshConfig(forced_min_interval=0.0)
-    async with RefreshingProvider(mint, config=config, reporter=Collect()) as provider:
+    async with RefreshingProvider(mint, config=config, hooks=[Collect()]) as provider:
         token = await provider.token()
         await provider.invalidate(token)
         with pytest.raises(CredentialError) as caught:

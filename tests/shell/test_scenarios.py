@@ -17,7 +17,7 @@ import pytest
 from mintgate.policy import CredentialError, ErrorKind, NoticeKind, RefreshConfig, Token
 from mintgate.policy.testing import outage_attempt_bound
 from mintgate.shell import BreakerState, Clock, Minted, RefreshingProvider
-from mintgate.shell.testing import HANG, FakeMint, RecordingReporter, unavailable
+from mintgate.shell.testing import HANG, FakeMint, RecordingHook, unavailable
 
 pytestmark = pytest.mark.anyio
 
@@ -31,8 +31,8 @@ def anyio_backend(
 
 async def test_a_day_of_one_hour_tokens_is_24_mints_each_at_its_refresh_point() -> None:
     mint = FakeMint(lifetime=3600.0, latency=0.05)
-    notices = RecordingReporter()
-    async with RefreshingProvider(mint, reporter=notices, rng=random.Random(1)) as provider:
+    notices = RecordingHook()
+    async with RefreshingProvider(mint, hooks=[notices], rng=random.Random(1)) as provider:
         await provider.token()
         while provider.statistics().generation < 24:
             await anyio.sleep(60.0)  # a caller every minute, all day
@@ -64,9 +64,9 @@ async def _collect(provider: RefreshingProvider[str], into: list[Token[str]]) ->
 
 async def test_a_20_minute_outage_before_the_refresh_point_reaches_no_caller() -> None:
     mint = FakeMint(lifetime=3600.0)
-    notices = RecordingReporter()
+    notices = RecordingHook()
     config = RefreshConfig()
-    async with RefreshingProvider(mint, config=config, reporter=notices) as provider:
+    async with RefreshingProvider(mint, config=config, hooks=[notices]) as provider:
         await provider.token()
         start = anyio.current_time()
         outage = (start + 2400.0, start + 2400.0 + 1200.0)  # before the refresh point (>= 2520 s)
@@ -304,10 +304,10 @@ WALL = 1_800_000_000.0  # the virtual wall clock's start: a Unix time in 2027
 async def test_a_known_token_is_installed_without_a_mint_and_refreshed_by_the_usual_rules() -> None:
     mint = FakeMint()
     clock = Clock.following_the_loop(WALL)
-    notices = RecordingReporter()
+    notices = RecordingHook()
     known = Minted("persisted", expires_at=WALL + 2600.0, issued_at=WALL - 1000.0)
     async with RefreshingProvider(
-        mint, clock=clock, known=known, reporter=notices, rng=random.Random(4)
+        mint, clock=clock, known=known, hooks=[notices], rng=random.Random(4)
     ) as provider:
         token = await provider.token()
         assert token.value == "persisted"
