@@ -7,6 +7,7 @@
 """
 
 from mintgate.shell._clock import Clock as Clock
+from mintgate.shell._committed import committed as committed
 from mintgate.shell._hooks import CredentialInfo as CredentialInfo
 from mintgate.shell._hooks import Hook as Hook
 from mintgate.shell._hooks import MintHook as MintHook

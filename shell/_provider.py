@@ -61,6 +61,8 @@ from mintgate.policy import (
     step,
 )
 from mintgate.shell._clock import Clock, unix_time
+from mintgate.shell._committed import CommittedSections
+from mintgate.shell._committed import enter as enter_sections
 from mintgate.shell._hooks import CredentialInfo, FencedHook, Hook, LoggingHook, MintHook
 from mintgate.shell._mint_errors import declared_secrets, describe, detached
 from mintgate.shell._telemetry import (
@@ -286,6 +288,7 @@ class RefreshingProvider(Generic[V]):
         self._counts = Counters(self.clock.wall)
         self._hooks: tuple[Hook, ...] = (_LOGGING, self._counts, *self._user_hooks)
         self._waiting = 0
+        self._sections: CommittedSections  # one per opening, in the task group it opens
         # The hot path's bound: the core's quiet_until, except after a failed attempt, when
         # every caller goes through step() so that the cache's absorbed failures are counted.
         self._quiet_until = -math.inf
@@ -312,6 +315,7 @@ class RefreshingProvider(Generic[V]):
         task_group = anyio.create_task_group()
         await task_group.__aenter__()
         self._task_group, self._loop = task_group, loop
+        self._sections = CommittedSections(self.name, task_group)
         task_group.start_soon(self._run_timer)
         if self._known is not None:
             self._adopt(self._known)
@@ -594,6 +598,12 @@ class RefreshingProvider(Generic[V]):
         secrets: tuple[str, ...] = ()
         try:
             with anyio.move_on_after(self.config.mint_timeout) as limit:
+                # The previous attempt's committed section, if still running, persists what
+                # this attempt must use (a rotated refresh token): wait for it.
+                await self._sections.settled()
+                # committed() finds the sections here; each mint runs in a task of its own, so
+                # the setting ends with it.
+                enter_sections(self._sections)
                 pending = mint()
                 if not inspect.isawaitable(pending):
                     return CredentialError(
