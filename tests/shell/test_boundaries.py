@@ -46,11 +46,9 @@ pytestmark = pytest.mark.anyio
 SECRET = "rt-the-refresh-token-that-must-never-leak"
 
 
-@pytest.fixture(params=["trio", "asyncio"])
-def anyio_backend(
-    request: pytest.FixtureRequest, virtual_time_backend: Any, virtual_asyncio_backend: Any
-) -> Any:
-    return virtual_time_backend if request.param == "trio" else virtual_asyncio_backend
+@pytest.fixture
+def anyio_backend(virtual_backend: Any) -> Any:
+    return virtual_backend  # trio and asyncio, both in virtual time (conftest)
 
 
 def reauth() -> CredentialError:

@@ -19,11 +19,9 @@ from mintgate.shell import Minted, RefreshingProvider, committed
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture(params=["trio", "asyncio"])
-def anyio_backend(
-    request: pytest.FixtureRequest, virtual_time_backend: Any, virtual_asyncio_backend: Any
-) -> Any:
-    return virtual_time_backend if request.param == "trio" else virtual_asyncio_backend
+@pytest.fixture
+def anyio_backend(virtual_backend: Any) -> Any:
+    return virtual_backend  # trio and asyncio, both in virtual time (conftest)
 
 
 class RotatingIssuer:

@@ -22,11 +22,9 @@ from mintgate.shell.testing import HANG, FakeMint, RecordingHook, unavailable
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture(params=["trio", "asyncio"])
-def anyio_backend(
-    request: pytest.FixtureRequest, virtual_time_backend: Any, virtual_asyncio_backend: Any
-) -> Any:
-    return virtual_time_backend if request.param == "trio" else virtual_asyncio_backend
+@pytest.fixture
+def anyio_backend(virtual_backend: Any) -> Any:
+    return virtual_backend  # trio and asyncio, both in virtual time (conftest)
 
 
 async def test_a_day_of_one_hour_tokens_is_24_mints_each_at_its_refresh_point() -> None:
