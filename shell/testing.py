@@ -32,7 +32,7 @@ from mintgate.policy.testing import (
     outage_attempt_bound,
 )
 from mintgate.shell._hooks import CredentialInfo
-from mintgate.shell._provider import Minted
+from mintgate.shell._minted import Minted
 
 __all__ = [
     "HANG",

@@ -111,8 +111,8 @@ async def test_if_a_background_task_ever_fails_the_body_still_wins(
 
     async def body() -> None:
         async with RefreshingProvider(FakeMint()) as provider:
-            assert provider._task_group is not None
-            provider._task_group.start_soon(crashing_task)  # stands in for a bug of ours
+            assert provider._host._task_group is not None
+            provider._host._task_group.start_soon(crashing_task)  # stands in for a bug of ours
             raise KeyError("the user's own")
 
     with pytest.raises(KeyError) as caught:
@@ -540,7 +540,7 @@ async def test_an_internal_error_on_a_wake_up_is_logged_and_the_timer_goes_on(
             raise AssertionError("a bug of ours in the core")
         return step(config, state, event)
 
-    monkeypatch.setattr("mintgate.shell._provider.step", flaky_step)
+    monkeypatch.setattr("mintgate.shell._driver.step", flaky_step)
     mint = FakeMint(lifetime=100.0)
     async with RefreshingProvider(mint) as provider:
         first = await provider.token()

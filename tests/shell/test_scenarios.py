@@ -246,7 +246,7 @@ async def test_an_abandoned_subscription_is_not_kept_alive() -> None:
         assert ref() is None
         await provider.token()
         await anyio.sleep(300.0)  # rotations with nobody listening
-        assert len(provider._subscriptions) == 0
+        assert len(provider._subscriptions or ()) == 0
 
 
 async def test_a_failed_refresh_is_not_announced_to_subscribers_as_a_rotation() -> None:
