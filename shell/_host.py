@@ -3,11 +3,10 @@
 A credential's runtime (its state, its parked callers, its statistics) is a driver
 (``_driver``); what runs it on the event loop is a host. The host owns one task group, in which
 it runs one timer task and each mint while it runs, and keeps every driver's next wake time in
-one heap: the timer sleeps in a cancel scope whose deadline is the heap's earliest entry (moved
-when an earlier one arrives), so it never polls, and a hundred thousand idle credentials cost
-one sleeping task between them. A driver whose wake time changes pushes a new entry; the old
-one is left in the heap and skipped when it comes up (its sequence number no longer matches),
-and the heap is rebuilt when stale entries outnumber the live ones.
+one heap (``_wakeups``): the timer sleeps in a cancel scope whose deadline is the heap's
+earliest entry (moved when an earlier one arrives), so it never polls, and a hundred thousand
+idle credentials cost one sleeping task between them. When it wakes, every driver that is due
+gets a ``Tick`` at the same reading of the clock.
 
 What the application hands us is fenced off from what we run: an exception from the body of
 ``async with`` leaves it as itself (never in our task group's ``ExceptionGroup``); the
@@ -18,8 +17,6 @@ driver afresh, because the loop clock their state was written in is gone.
 
 from __future__ import annotations
 
-import heapq
-import math
 import random
 from collections.abc import Callable, Iterable
 from types import TracebackType
@@ -35,6 +32,7 @@ from mintgate.shell._hooks import Hook, MintHook
 from mintgate.shell._loop import current_loop, loop_clock
 from mintgate.shell._minted import Minted, MintFunction
 from mintgate.shell._telemetry import log, log_traceback
+from mintgate.shell._wakeups import Wakeups
 
 __all__ = ["Host"]
 
@@ -72,14 +70,12 @@ class Host:
     __slots__ = (
         "_clock_offset",
         "_drivers",
-        "_heap",
         "_label",
-        "_live",
         "_loop",
         "_raw_clock",
-        "_seq",
         "_task_group",
         "_timer",
+        "_wakeups",
         "clock",
         "rng",
     )
@@ -89,9 +85,7 @@ class Host:
         self.clock = Clock() if clock is None else clock
         self._label = "Host"  # how errors name it: a provider's host names the provider
         self._drivers: dict[BaseDriver[Any], None] = {}  # insertion-ordered set
-        self._heap: list[tuple[float, int, BaseDriver[Any]]] = []
-        self._live = 0  # heap entries that are some driver's current wake time
-        self._seq = 0
+        self._wakeups: Wakeups[BaseDriver[Any]] = Wakeups()
         self._task_group: anyio.abc.TaskGroup | None = None
         self._loop: object | None = None
         self._timer: anyio.CancelScope | None = None
@@ -153,8 +147,7 @@ class Host:
         task_group = anyio.create_task_group()
         await task_group.__aenter__()
         self._task_group, self._loop = task_group, loop
-        self._heap.clear()
-        self._live = 0
+        self._wakeups.clear()
         task_group.start_soon(self._run_timer)
         for driver in list(self._drivers):
             driver._attach()
@@ -197,8 +190,7 @@ class Host:
         self._timer = None
         for driver in list(self._drivers):
             driver._detach(driver._closed_why)
-        self._heap.clear()
-        self._live = 0
+        self._wakeups.clear()
         self._raw_clock, self._clock_offset = _not_open, 0.0
         self._task_group, self._loop = None, None
 
@@ -212,40 +204,23 @@ class Host:
 
     def _schedule(self, driver: BaseDriver[Any], wake_at: float | None) -> None:
         """Make ``wake_at`` the driver's next wake time (None: none)."""
-        if driver._wake_seq:
-            self._live -= 1  # its entry in the heap goes stale
-            driver._wake_seq = 0
-        driver._wake_at = wake_at
-        if wake_at is None or self._task_group is None:
+        if self._task_group is None:  # closed: each driver's time is reset when it reopens
+            driver._wake_at, driver._wake_seq = wake_at, 0
             return
-        self._seq += 1
-        driver._wake_seq = self._seq
-        heap = self._heap
-        heapq.heappush(heap, (wake_at, self._seq, driver))
-        self._live += 1
+        self._wakeups.schedule(driver, wake_at)
         timer = self._timer
-        if timer is not None and wake_at < timer.deadline:  # moving it re-registers it
-            timer.deadline = wake_at
-        if len(heap) > 2 * self._live + 64:
-            heap[:] = [entry for entry in heap if entry[2]._wake_seq == entry[1]]
-            heapq.heapify(heap)
+        if timer is not None and wake_at is not None and wake_at < timer.deadline:
+            timer.deadline = wake_at  # moving it re-registers the deadline with the loop
 
     async def _run_timer(self) -> None:
-        heap = self._heap
+        wakeups = self._wakeups
         while True:
-            with anyio.CancelScope(deadline=heap[0][0] if heap else math.inf) as scope:
+            with anyio.CancelScope(deadline=wakeups.earliest()) as scope:
                 self._timer = scope
                 await anyio.sleep_forever()
             self._timer = None
             now = self._raw_clock() + self._clock_offset
-            due = []
-            while heap and heap[0][0] <= now:
-                _, seq, driver = heapq.heappop(heap)
-                if driver._wake_seq == seq:  # else stale: the driver moved its wake time
-                    driver._wake_seq, driver._wake_at = 0, None
-                    self._live -= 1
-                    due.append(driver)
-            for driver in due:  # a driver's step may push its next wake time: next round
+            for driver in wakeups.pop_due(now):  # a step may push its next time: next round
                 try:
                     driver._apply(Tick(now))
                 except Exception as bug:  # the timer must outlive our own bug...
