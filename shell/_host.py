@@ -207,10 +207,13 @@ class Host:
         if self._task_group is None:  # closed: each driver's time is reset when it reopens
             driver._wake_at, driver._wake_seq = wake_at, 0
             return
-        self._wakeups.schedule(driver, wake_at)
+        wakeups = self._wakeups
+        wakeups.schedule(driver, wake_at)
         timer = self._timer
-        if timer is not None and wake_at is not None and wake_at < timer.deadline:
-            timer.deadline = wake_at  # moving it re-registers the deadline with the loop
+        if timer is not None:
+            earliest = wakeups.earliest()  # later, too, when the earliest driver moved on
+            if earliest != timer.deadline:  # moving it re-registers the deadline with the loop
+                timer.deadline = earliest
 
     async def _run_timer(self) -> None:
         wakeups = self._wakeups

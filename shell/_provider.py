@@ -9,7 +9,7 @@ one ``async with``. A program with many credentials puts them on one ``Host`` in
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import ClassVar, Self, TypeVar, final
 
@@ -64,7 +64,7 @@ class RefreshingProvider(BaseDriver[V]):
 
     __slots__ = ()
 
-    _not_running: ClassVar = staticmethod(_not_open)
+    _not_running: ClassVar[Callable[[], float]] = staticmethod(_not_open)
     _closed_why: ClassVar[str] = "the provider closed"
 
     def __init__(

@@ -46,8 +46,12 @@ class Wakeups(Generic[T]):
         return len(self._heap)
 
     def earliest(self) -> float:
-        """The earliest entry's time (perhaps a stale one's: waking early is harmless), or inf."""
-        return self._heap[0][0] if self._heap else math.inf
+        """The earliest wake time, or inf. Stale entries on top are dropped first, so a timer
+        set to it never wakes for a member that has moved on."""
+        heap = self._heap
+        while heap and heap[0][2]._wake_seq != heap[0][1]:
+            heapq.heappop(heap)
+        return heap[0][0] if heap else math.inf
 
     def schedule(self, member: T, when: float | None) -> None:
         """Make ``when`` the member's wake time (None: it has none)."""

@@ -45,11 +45,12 @@ def _claimed(code: str) -> str:
 
 def test_the_readme_embedding_examples_run_on_trio_and_on_asyncio() -> None:
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.DOTALL)
-    assert len(blocks) == 3
-    trio_block, asyncio_block = blocks[1], blocks[2]
+    assert len(blocks) == 4
+    trio_block, asyncio_block, host_block = blocks[1], blocks[2], blocks[3]
     assert "trio.run(main)" in trio_block
     assert "asyncio.run(main())" in asyncio_block
-    for code in (trio_block, asyncio_block):
+    assert "Host()" in host_block
+    for code in (trio_block, asyncio_block, host_block):
         assert len(code.strip().splitlines()) <= 16  # ten lines of code, and blank ones
         assert _run_block(code) == _claimed(code)
 

@@ -80,3 +80,20 @@ def test_the_recovery_figures_meet_the_policys_goals(
     monkeypatch.setattr(sys, "argv", ["recovery.py", "--quick"])
     recovery.main()
     assert "outage bound" in capsys.readouterr().out
+
+
+host_scale = _load("host_scale")
+
+
+def test_host_scale_prints_its_figures(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["--credentials", "200", "--providers", "20", "--timed", "50", "--hours", "2"]
+    assert host_scale.main([*args, "--repeats", "1"]) == 0
+    out = capsys.readouterr().out
+    for label in ("per credential less its token", "one host", "a provider each", "heap"):
+        assert label in out
+
+
+def test_the_host_run_refreshes_every_credential_before_its_token_ends() -> None:
+    """Behaviour, not speed: 50 credentials over 3 virtual hours of one-hour tokens."""
+    _, instants = host_scale.timer_run(50, 3.0, one_host=True)
+    assert 50 * 3 <= len(instants) <= 50 * 5
