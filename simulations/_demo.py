@@ -4,8 +4,8 @@ Unlike the simulator, this runs the real thing in real time: the shell's
 :class:`~mintgate.shell.RefreshingProvider` with the OAuth2 client-credentials mint over httpx,
 against the loopback token server of :mod:`mintgate.adapters.testing`. The server issues
 short-lived tokens and fails on a schedule; a caller asks for the token a few times a second;
-a live terminal view shows the refreshes, the serve-stale, the breaker opening, its half-open
-probe and the recovery. Ctrl-C (or ``--duration``) stops it cleanly with a summary.
+a live terminal view shows the refreshes, serving after a failure, the breaker opening, its
+half-open probe and the recovery. Ctrl-C (or ``--duration``) stops it cleanly with a summary.
 
 The policy is the default one scaled to the short tokens (see :func:`demo_config`), so that an
 hour of behaviour fits in a minute.
@@ -43,7 +43,7 @@ _NOTICES = {
     NoticeKind.BREAKER_HALF_OPEN: "breaker half-open: one probe may go",
     NoticeKind.BREAKER_CLOSED: "breaker closed",
     NoticeKind.TOKEN_EXPIRED: "token expired",
-    NoticeKind.SERVED_STALE: "served stale",
+    NoticeKind.SERVED_STALE: "served past expiry",
     NoticeKind.CREDENTIAL_DEAD: "credential dead",
 }
 _STYLES = {
@@ -175,7 +175,7 @@ def _view(board: _Board, provider: RefreshingProvider[str], url: str) -> Group:
     elif expiry is not None and expiry <= provider.config.skew:
         serving = Text("nothing: the token has expired", style="bold red")
     elif board.refresh_failing:
-        serving = Text("the current token, while its refresh fails (serve-stale)", "yellow")
+        serving = Text("the current token, served after a failed refresh", "yellow")
     else:
         serving = Text("a fresh token", style="green")
     breaker_style = {"closed": "green", "open": "red", "half_open": "magenta"}[stats.breaker]

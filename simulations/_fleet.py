@@ -121,8 +121,8 @@ class _Run:
         self.done_at = [INF] * n
         self.waiting: list[list[float]] = [[] for _ in range(n)]
         self.failing_since: list[float | None] = [None] * n
-        self.stale_from: list[float | None] = [None] * n
-        self.stale_last: list[float | None] = [None] * n
+        self.after_failure_from: list[float | None] = [None] * n
+        self.after_failure_last: list[float | None] = [None] * n
         self.sent_at = [0.0] * n
         self.recovering: dict[int, set[int]] = {}
         self.recovery: list[float | None] = [None] * len(scenario.outages)
@@ -170,7 +170,7 @@ class _Run:
             else:
                 self.outage_end(n)
         for i in range(scenario.instances):
-            self.end_stale(i)
+            self.end_after_failure(i)
         if progress is not None:
             progress(1.0)
         return self.recorder.finish(self.policy_name, tuple(self.recovery))
@@ -235,9 +235,9 @@ class _Run:
             expired = first_true(lo, hi, lambda m: at(m) >= expires_at)
             recorder.expired_served += hi - expired
             recorder.spread(recorder.series_errors, at, expired, hi)
-        if self.stale_from[i] is not None:
-            self.stale_last[i] = at(hi - 1)
-            recorder.spread(recorder.series_stale, at, lo, hi)
+        if self.after_failure_from[i] is not None:
+            self.after_failure_last[i] = at(hi - 1)
+            recorder.spread(recorder.series_served_after_failure, at, lo, hi)
 
     def apply(self, now: float, i: int, decision: Decision | Step[str]) -> None:
         """Carry out a policy's decision: send a request, answer the parked, set the wake-up."""
@@ -282,23 +282,23 @@ class _Run:
         elif error is not None and self.failing_since[i] is None:
             self.failing_since[i] = now
             if before is not None:
-                self.stale_from[i] = now
+                self.after_failure_from[i] = now
         self.apply(now, i, decision)
 
     def installed(self, now: float, i: int) -> None:
         self.failing_since[i] = None
-        self.end_stale(i)
+        self.end_after_failure(i)
         for index, pending in list(self.recovering.items()):
             pending.discard(i)
             if not pending:
                 self.recovery[index] = now - self.scenario.outages[index].end
                 del self.recovering[index]
 
-    def end_stale(self, i: int) -> None:
-        began, last = self.stale_from[i], self.stale_last[i]
+    def end_after_failure(self, i: int) -> None:
+        began, last = self.after_failure_from[i], self.after_failure_last[i]
         if began is not None and last is not None and last > began:
-            self.recorder.stale_seconds += last - began
-        self.stale_from[i] = self.stale_last[i] = None
+            self.recorder.served_after_failure_seconds += last - began
+        self.after_failure_from[i] = self.after_failure_last[i] = None
 
     def outage_end(self, index: int) -> None:
         if self.scenario.outages[index].kind is OutageKind.INVALID_GRANT:

@@ -10,8 +10,8 @@ The definitions, in the words ``docs/simulations.md`` uses:
 - *expired served*: demands served a token that had already expired on the endpoint's clock
   (the API would answer 401);
 - *wait*: from a demand to its answer, served or refused; most are 0;
-- *stale seconds*: instance-seconds of serving a token after a refresh of it failed, from the
-  failure to the last such serve before the next token;
+- *served after failure seconds*: instance-seconds of serving a token after a refresh of it
+  failed, from the failure to the last such serve before the next token;
 - *recovery*: for each outage, from its end until every instance whose last request had failed
   holds a new token (None: not within the run).
 """
@@ -43,7 +43,7 @@ def first_true(lo: int, hi: int, test: Callable[[int], bool]) -> int:
 class Metrics:
     """One policy's run of one scenario. Times in seconds; series are per minute of the run:
     requests sent, caller errors plus expired tokens served (each is an error at the API), and
-    demands served stale."""
+    demands served after a failure (the statistic `served_after_failure`, per minute)."""
 
     policy: str
     demands: int
@@ -58,11 +58,11 @@ class Metrics:
     wait_p50: float
     wait_p99: float
     wait_max: float
-    stale_seconds: float
+    served_after_failure_seconds: float
     recovery: tuple[float | None, ...]
     series_requests: tuple[int, ...] = attrs.field(repr=False)
     series_errors: tuple[int, ...] = attrs.field(repr=False)
-    series_stale: tuple[int, ...] = attrs.field(repr=False)
+    series_served_after_failure: tuple[int, ...] = attrs.field(repr=False)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict of every figure and series."""
@@ -93,15 +93,15 @@ class Recorder:
     expired_served: int = 0
     immediate: int = 0
     waits: list[float] = attrs.Factory(list)
-    stale_seconds: float = 0.0
+    served_after_failure_seconds: float = 0.0
     series_requests: list[int] = attrs.field(init=False)
     series_errors: list[int] = attrs.field(init=False)
-    series_stale: list[int] = attrs.field(init=False)
+    series_served_after_failure: list[int] = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         self.series_requests = [0] * self.minutes
         self.series_errors = [0] * self.minutes
-        self.series_stale = [0] * self.minutes
+        self.series_served_after_failure = [0] * self.minutes
 
     def request_sent(self, now: float) -> None:
         self.requests += 1
@@ -159,9 +159,9 @@ class Recorder:
             wait_p50=quantile(0.5),
             wait_p99=quantile(0.99),
             wait_max=waits[-1] if waits else 0.0,
-            stale_seconds=self.stale_seconds,
+            served_after_failure_seconds=self.served_after_failure_seconds,
             recovery=recovery,
             series_requests=tuple(per_minute),
             series_errors=tuple(self.series_errors),
-            series_stale=tuple(self.series_stale),
+            series_served_after_failure=tuple(self.series_served_after_failure),
         )

@@ -28,7 +28,7 @@ COLUMNS: tuple[str, ...] = (
     "expired served",
     "wait p99",
     "wait max",
-    "stale inst-h",
+    "served after failure, inst-h",
     "recovery",
 )
 """The comparison's columns; ``docs/simulations.md`` defines each."""
@@ -59,7 +59,7 @@ def rows(results: Sequence[Metrics]) -> list[tuple[str, ...]]:
             f"{m.expired_served:,}",
             _seconds(m.wait_p99),
             _seconds(m.wait_max),
-            f"{m.stale_seconds / 3600:,.1f}",
+            f"{m.served_after_failure_seconds / 3600:,.1f}",
             _recovery(m),
         )
         for m in results
@@ -102,7 +102,7 @@ def write_plot(path: Path, scenario: Scenario, results: Sequence[Metrics]) -> No
     panels = (
         ("requests to the endpoint / min", "series_requests"),
         ("errors + expired served / min", "series_errors"),
-        ("served stale / min", "series_stale"),
+        ("served after a failure / min", "series_served_after_failure"),
     )
     figure, axes = pyplot.subplots(len(panels), 1, figsize=(11, 9), sharex=True)
     for axis, (label, field) in zip(axes, panels, strict=True):

@@ -64,14 +64,14 @@ def test_mintgate_serves_the_old_token_through_an_outage_at_its_refresh_point() 
     # Outage 40 min to 55 min: the refresh at 42-48 min fails, the token lives until 60 min.
     metrics = _run("mintgate", Outage(2400.0, 900.0))
     assert metrics.caller_errors == 0
-    assert metrics.stale_seconds > 300.0
+    assert metrics.served_after_failure_seconds > 300.0
     assert metrics.recovery[0] is not None
 
 
 def test_botocore_serves_stale_in_the_advisory_window_and_fails_in_the_mandatory_one() -> None:
     # Outage 45 min to 55 min: advisory from 45 min (15 min left), mandatory from 50 min.
     metrics = _run("botocore", Outage(2700.0, 600.0))
-    assert metrics.stale_seconds == pytest.approx(300.0, abs=10.0)
+    assert metrics.served_after_failure_seconds == pytest.approx(300.0, abs=10.0)
     assert _first_minute(metrics.series_errors) == 50
     assert metrics.caller_errors == pytest.approx(30, abs=2)
     # Without backoff it asks on every demand in both windows.

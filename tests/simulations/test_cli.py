@@ -173,7 +173,7 @@ def test_the_demo_runs_live_in_a_terminal_and_ctrl_c_stops_it_cleanly() -> None:
         "mintgate demo: 3s tokens",
         "OUTAGE (503)",
         "mint failed (unavailable",
-        "the current token, while its refresh fails (serve-stale)",
+        "the current token, served after a failed refresh",
         "breaker opened (probe",
         "breaker half-open: one probe may go",
         "mint started (probe)",

@@ -120,9 +120,9 @@ def test_first_true_finds_the_first_true_of_a_monotone_test(prefix: list[bool]) 
 
 def test_spread_puts_each_demand_in_its_minute() -> None:
     recorder = Recorder(minutes=3)
-    recorder.spread(recorder.series_stale, lambda m: 45.0 + 10.0 * m, 0, 20)
+    recorder.spread(recorder.series_served_after_failure, lambda m: 45.0 + 10.0 * m, 0, 20)
     # Demands at 45, 55 | 65 ... 115 | 125 ... 235: the last minute takes what lies beyond.
-    assert recorder.series_stale == [2, 6, 12]
+    assert recorder.series_served_after_failure == [2, 6, 12]
 
 
 def test_wait_quantiles_count_the_immediate_answers() -> None:
