@@ -93,14 +93,16 @@ async def committed(fn: Callable[[], Awaitable[T]], *, bound: float) -> T:
         bound: Seconds it may take at most; past them it is abandoned (and logged).
 
     Raises:
-        RuntimeError: Called outside a mint run by a ``RefreshingProvider``.
+        RuntimeError: Called outside a mint run by a ``RefreshingProvider`` or a ``Host``.
         ValueError: ``bound`` is not a positive finite number.
     """
     if not (isinstance(bound, int | float) and math.isfinite(bound) and bound > 0):
         raise ValueError(f"committed() bound must be a positive number of seconds, got {bound!r}")
     sections = _current.get()
     if sections is None:
-        raise RuntimeError("committed() runs only inside a mint called by a RefreshingProvider")
+        raise RuntimeError(
+            "committed() runs only inside a mint called by a RefreshingProvider or a Host"
+        )
     return await sections.run(fn, bound)
 
 
