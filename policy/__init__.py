@@ -8,6 +8,7 @@ saying what to do. Time and randomness are inputs. The behaviour is the contract
 
 from mintgate.policy._classify import RETRY_AFTER_CAP as RETRY_AFTER_CAP
 from mintgate.policy._classify import SCRUB_LIMIT as SCRUB_LIMIT
+from mintgate.policy._classify import SCRUB_PREFIX as SCRUB_PREFIX
 from mintgate.policy._classify import classify_http as classify_http
 from mintgate.policy._classify import parse_retry_after as parse_retry_after
 from mintgate.policy._classify import scrub as scrub

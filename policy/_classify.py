@@ -31,6 +31,12 @@ RETRY_AFTER_CAP = 86_400.0
 SCRUB_LIMIT = 200
 """Characters of foreign text (a server's description, an exception's message) kept in a message."""
 
+SCRUB_PREFIX = 8
+"""A secret's echoed prefix this long or longer is redacted too (shorter ones would redact
+ordinary words)."""
+
+_REDACTED = "[redacted]"
+
 _WRONG_URL = frozenset({404, 405, 410})
 
 _OAUTH_CODES: dict[str, ErrorKind] = {
@@ -185,12 +191,29 @@ def _oauth_error(body: bytes | str | None) -> tuple[str | None, str | None]:
 
 def scrub(text: str, secrets: Iterable[str] = ()) -> str:
     """Foreign text made fit for an error message: every secret named is replaced by
-    ``[redacted]``, characters outside printable ASCII become ``?``, and the result is cut to
-    :data:`SCRUB_LIMIT` characters."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "[redacted]")
+    ``[redacted]``, and so is any echoed prefix of one that is :data:`SCRUB_PREFIX` characters
+    or longer (a server that cuts what it echoes still leaks what it kept); characters outside
+    printable ASCII become ``?``, and the result is cut to :data:`SCRUB_LIMIT` characters."""
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        text = text.replace(secret, _REDACTED)
+        if len(secret) >= SCRUB_PREFIX:
+            text = _redact_prefixes(text, secret)
     text = _UNPRINTABLE.sub("?", text)
     if len(text) > SCRUB_LIMIT:
         text = text[: SCRUB_LIMIT - 3] + "..."
     return text
+
+
+def _redact_prefixes(text: str, secret: str) -> str:
+    """Replace each run of ``text`` that is a prefix of ``secret`` at least SCRUB_PREFIX long."""
+    head = secret[:SCRUB_PREFIX]
+    parts: list[str] = []
+    start = 0
+    while (found := text.find(head, start)) >= 0:
+        end = found + SCRUB_PREFIX
+        while end < len(text) and end - found < len(secret) and text[end] == secret[end - found]:
+            end += 1
+        parts += [text[start:found], _REDACTED]
+        start = end
+    parts.append(text[start:])
+    return "".join(parts)
