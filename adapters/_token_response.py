@@ -10,8 +10,12 @@ respected.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import logging
 import math
+import re
 from collections.abc import Iterable, Mapping
 from typing import final
 
@@ -41,6 +45,15 @@ MAX_BODY_BYTES = 64 * 1024
 
 Headers = Mapping[str, str] | Iterable[tuple[str, str]]
 
+log = logging.getLogger("mintgate.adapters")
+log.addHandler(logging.NullHandler())
+
+_HEADER_SAFE = re.compile(r"[\x20-\x7e]*")
+"""What an access token may hold: it goes into an ``Authorization`` header, where CR, LF, NUL,
+other controls and non-ASCII are refused (httpx's error would then carry the whole token)."""
+
+_JWT = re.compile(r"[A-Za-z0-9_-]+\.([A-Za-z0-9_-]+)\.[A-Za-z0-9_-]*")
+
 
 @final
 @attrs.frozen
@@ -53,6 +66,8 @@ class TokenResponse:
         expires_in: Lifetime in seconds from when the request was sent.
         refresh_token: A new refresh token, if the server rotated it.
         scope: The granted scope, if the server said.
+        expires_at: The absolute expiry (wall-clock Unix time) when it came from the access
+            token's own JWT ``exp`` claim (the response had no ``expires_in``); else None.
     """
 
     access_token: str = attrs.field(repr=False)
@@ -60,6 +75,7 @@ class TokenResponse:
     expires_in: float
     refresh_token: str | None = attrs.field(default=None, repr=False)
     scope: str | None = None
+    expires_at: float | None = None
 
 
 def _invalid(message: str) -> Failure[CredentialError]:
@@ -80,12 +96,17 @@ def _lifetime(value: object, default: float, limit: float) -> float | str:
         return default
     if isinstance(value, bool):
         return "expires_in is a boolean, not a number of seconds"
+    out_of_range = f"expires_in is out of range (above the limit of {limit:g} s)"
     if isinstance(value, str):
         text = value.strip()
         if not (text.isascii() and text.isdigit()):  # isdigit() alone accepts "²"
             return "expires_in is a string that is not an integer"
-        seconds = float(int(text))
-    elif isinstance(value, int):
+        if len(text.lstrip("0")) > 15:  # past any limit; int() of 5,000 digits would raise
+            return out_of_range
+        value = int(text)
+    if isinstance(value, int):
+        if value > limit:  # compared as an int: float() of 400 digits would overflow
+            return out_of_range
         seconds = float(value)
     elif isinstance(value, float):
         if not math.isfinite(value) or not value.is_integer():
@@ -96,8 +117,34 @@ def _lifetime(value: object, default: float, limit: float) -> float | str:
     if seconds <= 0:
         return "expires_in is not positive"
     if seconds > limit:
-        return f"expires_in is above the limit of {limit:g} s"
+        return out_of_range
     return seconds
+
+
+def _jwt_expiry(access_token: str, now: float, limit: float) -> float | str | None:
+    """The ``exp`` claim of an access token that is a JWT, read without checking the signature
+    (only its lifetime is wanted): the expiry, the reason it is refused (in the past, more than
+    ``limit`` ahead), or None when the token is no JWT or its ``exp`` is unreadable."""
+    shape = _JWT.fullmatch(access_token)
+    if shape is None:
+        return None  # an opaque token: the default lifetime, as for any
+    try:
+        payload = shape.group(1)
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        exp = claims.get("exp") if isinstance(claims, dict) else None
+        expires_at = math.nan
+        if isinstance(exp, int | float) and not isinstance(exp, bool):
+            expires_at = float(exp)  # an int of 400 digits overflows: unreadable
+    except (ValueError, binascii.Error, RecursionError, OverflowError):
+        expires_at = math.nan
+    if not math.isfinite(expires_at):
+        log.debug("the access token looks like a JWT without a readable exp; default lifetime")
+        return None
+    if expires_at <= now:
+        return "the access token's JWT exp is in the past"
+    if expires_at - now > limit:
+        return f"the access token's JWT exp is more than {limit:g} s ahead"
+    return expires_at
 
 
 def parse_token_response(
@@ -118,9 +165,11 @@ def parse_token_response(
         status: The HTTP status.
         headers: The response headers.
         body: The raw body.
-        now: Wall-clock Unix time, to read a ``Retry-After`` HTTP-date on an error answer.
+        now: Wall-clock Unix time, to read a ``Retry-After`` HTTP-date on an error answer and
+            to check a JWT ``exp``.
         token_type: The token type required (case-insensitive); None accepts any.
-        default_lifetime: Seconds assumed when ``expires_in`` is absent.
+        default_lifetime: Seconds assumed when ``expires_in`` is absent and the access token
+            is no JWT with a readable ``exp`` claim.
         max_lifetime: Largest ``expires_in`` accepted.
         secrets: Strings to scrub from any server text echoed in an error (client secret,
             refresh token, assertion).
@@ -160,13 +209,28 @@ def parse_token_response(
     access_token = document.get("access_token")
     if not isinstance(access_token, str) or not access_token:
         return _invalid("token response has no access_token (a non-empty string)")
+    if not _HEADER_SAFE.fullmatch(access_token):
+        at = next(i for i, c in enumerate(access_token) if not " " <= c <= "~")
+        return _invalid(
+            f"token response has an access_token with a character not allowed in an HTTP "
+            f"header (control or non-ASCII, at position {at})"
+        )
     kind = document.get("token_type")
     if not isinstance(kind, str) or not kind:
         return _invalid("token response has no token_type (a non-empty string)")
     if token_type is not None and kind.lower() != token_type.lower():
         shown = "".join(c if c.isprintable() else "?" for c in kind[:40])
         return _invalid(f"token response has token_type {shown!r}, expected {token_type!r}")
-    lifetime = _lifetime(document.get("expires_in"), default_lifetime, max_lifetime)
+    expires_at = None
+    if document.get("expires_in") is None:
+        expiry = _jwt_expiry(access_token, now, max_lifetime)
+        if isinstance(expiry, str):
+            return _invalid(f"token response refused: {expiry}")
+        expires_at = expiry
+    if expires_at is not None:
+        lifetime: float | str = expires_at - now
+    else:
+        lifetime = _lifetime(document.get("expires_in"), default_lifetime, max_lifetime)
     if isinstance(lifetime, str):
         return _invalid(f"token response refused: {lifetime}")
     refresh_token = document.get("refresh_token")
@@ -175,4 +239,4 @@ def parse_token_response(
     scope = document.get("scope")
     if scope is not None and not isinstance(scope, str):
         return _invalid("token response has a scope that is not a string")
-    return Success(TokenResponse(access_token, kind, lifetime, refresh_token, scope))
+    return Success(TokenResponse(access_token, kind, lifetime, refresh_token, scope, expires_at))

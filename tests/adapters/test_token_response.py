@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import logging
 from typing import Any
 
 import pytest
@@ -212,3 +214,105 @@ def test_an_oversized_error_page_is_still_classified_by_status_and_retry_after()
     assert error.kind is ErrorKind.UNAVAILABLE
     assert error.retry_after == 9.0
     assert "not an OAuth2 error object" in error.message
+
+
+@pytest.mark.parametrize(
+    "bad", ["at\r\nX-Evil: 1", "at\nx", "at\x00x", "at\x1bx", "at\x7fx", "at-é", "at\tx", "日本"]
+)
+def test_an_access_token_that_cannot_go_in_a_header_is_refused(bad: str) -> None:
+    error = error_of(parse({"access_token": bad, "token_type": "bearer"}))
+    assert error.kind is ErrorKind.INVALID_RESPONSE
+    assert "access_token with a character not allowed in an HTTP header" in error.message
+    assert bad not in error.message
+
+
+@pytest.mark.parametrize(
+    "expires_in", [10**400, str(10**400), "9" * 5000, "0" * 30 + "9" * 30, 10**16, "1" + "0" * 16]
+)
+def test_an_expires_in_of_hundreds_of_digits_is_out_of_range(expires_in: Any) -> None:
+    error = error_of(
+        parse({"access_token": ACCESS, "token_type": "bearer", "expires_in": expires_in})
+    )
+    assert error.kind is ErrorKind.INVALID_RESPONSE
+    assert "expires_in is out of range" in error.message
+
+
+def test_leading_zeros_do_not_make_a_short_lifetime_out_of_range() -> None:
+    body = {"access_token": ACCESS, "token_type": "bearer", "expires_in": "0" * 40 + "300"}
+    assert parse(body).unwrap().expires_in == 300.0
+
+
+def jwt(claims: Any, *, raw_payload: str | None = None) -> str:
+    def segment(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+    payload = raw_payload if raw_payload is not None else segment(json.dumps(claims).encode())
+    header = segment(b'{"alg": "RS256"}')
+    return f"{header}.{payload}.c2lnbmF0dXJl"
+
+
+def test_a_jwt_access_token_without_expires_in_expires_at_its_exp() -> None:
+    access = jwt({"sub": "app", "exp": int(NOW) + 900})
+    token = parse({"access_token": access, "token_type": "bearer"}).unwrap()
+    assert token.expires_at == NOW + 900
+    assert token.expires_in == 900.0
+
+
+def test_expires_in_wins_over_a_jwt_exp() -> None:
+    access = jwt({"exp": int(NOW) + 900})
+    token = parse({"access_token": access, "token_type": "bearer", "expires_in": 60}).unwrap()
+    assert (token.expires_in, token.expires_at) == (60.0, None)
+
+
+@pytest.mark.parametrize(
+    ("claims", "message"),
+    [
+        ({"exp": int(NOW) - 1}, "JWT exp is in the past"),
+        ({"exp": int(NOW)}, "JWT exp is in the past"),
+        ({"exp": int(NOW) + 367 * 86400}, "JWT exp is more than"),
+    ],
+)
+def test_a_jwt_exp_in_the_past_or_past_a_year_is_refused(claims: Any, message: str) -> None:
+    error = error_of(parse({"access_token": jwt(claims), "token_type": "bearer"}))
+    assert error.kind is ErrorKind.INVALID_RESPONSE
+    assert message in error.message
+
+
+@pytest.mark.parametrize(
+    "access",
+    [
+        jwt({"sub": "no exp"}),
+        jwt({"exp": "tomorrow"}),
+        jwt({"exp": True}),
+        jwt({"exp": 10**400}),
+        jwt({"exp": None}),
+        jwt([1, 2]),
+        jwt(None, raw_payload="not-base64-json"),
+        jwt(None, raw_payload="e30x"),
+        "only.two",
+        "an-opaque-token",
+    ],
+)
+def test_a_malformed_jwt_or_exp_gets_the_default_lifetime(
+    access: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="mintgate.adapters")
+    token = parse({"access_token": access, "token_type": "bearer"}).unwrap()
+    assert (token.expires_in, token.expires_at) == (3600.0, None)
+    assert all(access not in record.getMessage() for record in caplog.records)
+
+
+@given(
+    access=st.text(max_size=40),
+    expires_in=st.integers() | st.integers(min_value=10**300, max_value=10**400),
+)
+def test_any_access_token_or_lifetime_is_a_result(access: str, expires_in: int) -> None:
+    result = parse({"access_token": access, "token_type": "bearer", "expires_in": expires_in})
+    if isinstance(result, Success):
+        token = result.unwrap()
+        token_header = f"Bearer {token.access_token}"
+        assert token_header.isascii()
+        assert token_header.isprintable()
+        assert 0 < token.expires_in <= 366 * 86400
+    else:
+        assert error_of(result).kind is ErrorKind.INVALID_RESPONSE
