@@ -87,23 +87,29 @@ _current: contextvars.ContextVar[CommittedSections | None] = contextvars.Context
 async def committed(fn: Callable[[], Awaitable[T]], *, bound: float) -> T:
     """Run ``fn()`` as the committed part of the mint that calls it, and return its result.
 
+    Called by a mint that a host runs (a ``RefreshingProvider``, a ``Host``'s driver), ``fn``
+    runs in the host's task group, as the module says. Called anywhere else (a mint awaited by
+    hand), there is no host to hand it to: ``fn`` runs in the caller's task, still shielded
+    from the caller's cancellation and bounded by ``bound``.
+
     Args:
         fn: The part that must run to its end once started (send the rotating refresh token,
             read the answer, persist the new refresh token).
-        bound: Seconds it may take at most; past them it is abandoned (and logged).
+        bound: Seconds it may take at most; past them it is abandoned (and logged), and the
+            caller gets a ``TimeoutError``.
 
     Raises:
-        RuntimeError: Called outside a mint run by a ``RefreshingProvider`` or a ``Host``.
         ValueError: ``bound`` is not a positive finite number.
     """
     if not (isinstance(bound, int | float) and math.isfinite(bound) and bound > 0):
         raise ValueError(f"committed() bound must be a positive number of seconds, got {bound!r}")
     sections = _current.get()
-    if sections is None:
-        raise RuntimeError(
-            "committed() runs only inside a mint called by a RefreshingProvider or a Host"
-        )
-    return await sections.run(fn, bound)
+    if sections is not None:
+        return await sections.run(fn, bound)
+    with anyio.CancelScope(shield=True), anyio.move_on_after(bound) as limit:
+        return await fn()
+    log.error("a committed section ran past its bound of %g s and was abandoned", bound)
+    raise TimeoutError(f"committed section past {bound:g} s")
 
 
 def enter(sections: CommittedSections) -> None:

@@ -124,11 +124,30 @@ async def test_closing_waits_for_a_committed_section_up_to_its_bound(
     assert any("ran past its bound of 8 s and was abandoned" in m for m in errors)
 
 
-async def test_committed_outside_a_mint_or_with_a_bad_bound_is_a_clear_error() -> None:
+async def test_committed_outside_a_host_runs_in_place_shielded_and_bounded(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    finished: list[float] = []
+
+    async def slow() -> str:
+        await anyio.sleep(2.0)
+        finished.append(anyio.current_time())
+        return "persisted"
+
+    started = anyio.current_time()
+    with anyio.move_on_after(0.5):  # the caller gives up; the committed part does not
+        assert await committed(slow, bound=5.0) == "persisted"
+    assert finished == [pytest.approx(started + 2.0, abs=0.1)]
+
+    with pytest.raises(TimeoutError, match="past 1 s"):
+        await committed(slow, bound=1.0)
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert any("ran past its bound of 1 s and was abandoned" in m for m in errors)
+
+
+async def test_a_bad_bound_is_a_clear_error() -> None:
     async def nothing() -> None:
         return None
 
-    with pytest.raises(RuntimeError, match="only inside a mint"):
-        await committed(nothing, bound=1.0)
     with pytest.raises(ValueError, match="bound must be a positive number"):
         await committed(nothing, bound=0.0)
