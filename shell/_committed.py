@@ -106,7 +106,7 @@ async def committed(fn: Callable[[], Awaitable[T]], *, bound: float) -> T:
     sections = _current.get()
     if sections is not None:
         return await sections.run(fn, bound)
-    with anyio.CancelScope(shield=True), anyio.move_on_after(bound) as limit:
+    with anyio.CancelScope(shield=True), anyio.move_on_after(bound):
         return await fn()
     log.error("a committed section ran past its bound of %g s and was abandoned", bound)
     raise TimeoutError(f"committed section past {bound:g} s")

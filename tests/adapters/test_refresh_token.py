@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 import anyio
@@ -118,12 +119,17 @@ def test_the_client_credentials_grant_refuses_a_public_client() -> None:
 async def test_the_mints_declare_their_secrets_for_the_providers_messages(
     token_server: TokenServer,
 ) -> None:
-    credentials = ClientCredentials(token_server.url, "id", "the-client-secret")
-    assert ClientCredentialsMint(credentials).secrets() == ("the-client-secret",)
+    credentials = ClientCredentials(token_server.url, "id", "the-client/secret")
+    basic = {
+        base64.b64encode(pair).decode()
+        for pair in (b"id:the-client%2Fsecret", b"id:the-client/secret")
+    }
+    client = {"the-client/secret", "the-client%2Fsecret"} | basic  # raw, encoded, Basic
+    assert set(ClientCredentialsMint(credentials).secrets()) == client
     token_server.answer = lambda n: token(n=n, refresh_token=f"rt-{n}")
     async with RefreshTokenMint(credentials, "rt-0") as mint:
-        assert set(mint.secrets()) == {"the-client-secret", "rt-0"}
+        assert set(mint.secrets()) == client | {"rt-0"}
         await mint()  # rotated: rt-0 may still be on the wire, so both are scrubbed
-        assert set(mint.secrets()) == {"the-client-secret", "rt-0", "rt-1"}
+        assert set(mint.secrets()) == client | {"rt-0", "rt-1"}
         await mint()
-        assert set(mint.secrets()) == {"the-client-secret", "rt-1", "rt-2"}
+        assert set(mint.secrets()) == client | {"rt-1", "rt-2"}
