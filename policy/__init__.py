@@ -25,6 +25,7 @@ from mintgate.policy._decisions import Token as Token
 from mintgate.policy._decisions import Wait as Wait
 from mintgate.policy._errors import CredentialError as CredentialError
 from mintgate.policy._errors import ErrorKind as ErrorKind
+from mintgate.policy._errors import forced_refresh_wait as forced_refresh_wait
 from mintgate.policy._events import Demand as Demand
 from mintgate.policy._events import Event as Event
 from mintgate.policy._events import Invalidate as Invalidate

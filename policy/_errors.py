@@ -12,7 +12,7 @@ import enum
 import math
 from typing import Any
 
-__all__ = ["CredentialError", "ErrorKind"]
+__all__ = ["CredentialError", "ErrorKind", "forced_refresh_limited", "forced_refresh_wait"]
 
 
 class ErrorKind(enum.Enum):
@@ -116,3 +116,26 @@ class CredentialError(Exception):
 
 def _rebuild(kind: ErrorKind, message: str, retry_after: float | None) -> CredentialError:
     return CredentialError(kind=kind, message=message, retry_after=retry_after)
+
+
+_FORCED_REFRESH_LIMITED = (
+    "the token was invalidated and forced refreshes are limited to one per forced_min_interval"
+)
+
+
+def forced_refresh_limited(retry_after: float) -> CredentialError:
+    """The error of a caller whose token was invalidated within ``forced_min_interval`` of the
+    last forced refresh (rule 8): no usable token, and the next forced mint starts in
+    ``retry_after`` seconds."""
+    return CredentialError(
+        kind=ErrorKind.UNAVAILABLE, message=_FORCED_REFRESH_LIMITED, retry_after=retry_after
+    )
+
+
+def forced_refresh_wait(error: CredentialError) -> float | None:
+    """Seconds until the next forced refresh may start, if ``error`` is
+    :func:`forced_refresh_limited`'s; None for any other error. A client that saw a second 401
+    this soon may wait that long and try once more (``BearerAuth`` does)."""
+    if error.kind is ErrorKind.UNAVAILABLE and error.message == _FORCED_REFRESH_LIMITED:
+        return error.retry_after
+    return None

@@ -80,7 +80,7 @@ from mintgate.policy._decisions import (
     Token,
     Wait,
 )
-from mintgate.policy._errors import CredentialError, ErrorKind
+from mintgate.policy._errors import CredentialError, ErrorKind, forced_refresh_limited
 from mintgate.policy._events import Demand, Event, Invalidate, MintFailed, MintSucceeded, Tick
 from mintgate.policy._state import PolicyState
 
@@ -560,14 +560,7 @@ def _why_not(state: PolicyState[Any], now: float) -> CredentialError:
         )
     if state.not_before is not None and state.not_before > now and last is not None:
         return last.with_retry_after(retry_after)
-    return CredentialError(
-        kind=ErrorKind.UNAVAILABLE,
-        message=(
-            "the token was invalidated and forced refreshes are limited to one per "
-            "forced_min_interval"
-        ),
-        retry_after=retry_after,
-    )
+    return forced_refresh_limited(retry_after)
 
 
 def _ignored_result(state: PolicyState[V], now: float, attempt: int) -> Step[V]:

@@ -12,6 +12,7 @@ from mintgate.policy import (
     Reject,
     Serve,
     Wait,
+    forced_refresh_wait,
 )
 from mintgate.policy.testing import Script
 
@@ -686,6 +687,8 @@ def test_rule8_forced_mints_are_limited_to_one_per_interval(make_script: MakeScr
     assert isinstance(early.reply, Reject)
     assert early.reply.error.kind is ErrorKind.UNAVAILABLE
     assert early.reply.error.retry_after == pytest.approx(3.0)
+    assert forced_refresh_wait(early.reply.error) == pytest.approx(3.0)  # BearerAuth's cue
+    assert forced_refresh_wait(CredentialError(kind=ErrorKind.UNAVAILABLE, message="503")) is None
     started = script.wake()
     assert started.start_mint is not None
     assert started.start_mint.reason is MintReason.FORCED
