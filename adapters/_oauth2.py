@@ -554,10 +554,11 @@ class RefreshTokenMint(_TokenMint):
 
 
 def _fresh(minted: Minted[str], now: float) -> bool:
-    """Whether a token kept from a cut-off attempt still has most of its life ahead."""
+    """Whether a token kept from a cut-off attempt is worth serving: more than a quarter of its
+    life ahead (the provider then refreshes it by its usual rules, from its real issue time)."""
     if minted.expires_at is None or minted.issued_at is None:
         return False
-    return minted.expires_at - now > (minted.expires_at - minted.issued_at) / 2
+    return minted.expires_at - now > (minted.expires_at - minted.issued_at) / 4
 
 
 def _encode(form: list[tuple[str, str]]) -> bytes:
