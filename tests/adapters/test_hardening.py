@@ -6,10 +6,14 @@ secrets echoed in every form they are sent in, and what ClientCredentials accept
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
+import sys
 import tracemalloc
 from base64 import b64encode
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 from urllib.parse import quote
 
@@ -36,7 +40,7 @@ from mintgate.shell import RefreshingProvider
 
 pytestmark = pytest.mark.anyio
 
-FIRST = "rt-first-refresh-token"
+FIRST = "rt-first-refresh-token"  # the cut-off test's own grant
 SECRET = "s3cr3t/client+secret=&more"  # characters that every encoding changes
 
 
@@ -47,57 +51,36 @@ def creds(server: TokenServer, **kwargs: Any) -> ClientCredentials:
 # -- 1. rotation under mint_timeout ---------------------------------------------------------------
 
 
-async def run_rotation(server: TokenServer, seconds: float) -> dict[str, Any]:
-    """A provider over a grant that rotates, answers in 1.5 s and revokes on reuse, with
-    mint_timeout=1 s: what it served, what it sent, what it persisted."""
-    grant = RotatingGrant(FIRST, lifetime=3, delay=1.5)
-    server.respond = grant
-    persisted: list[str] = []
+def _load_benchmark(name: str) -> ModuleType:
+    """A benchmark script by path (the repo root is never on sys.path): the rotation run is
+    both a figure for docs/performance.md and this regression test."""
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"_bench_{name}", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
 
-    async def persist(refresh_token: str) -> None:
-        persisted.append(refresh_token)
 
-    config = RefreshConfig(mint_timeout=1.0, floor=0.5, skew=0.2)
-    served: list[str] = []
-    refused: list[ErrorKind] = []
-    async with (
-        RefreshTokenMint(creds(server), FIRST, on_rotate=persist) as mint,
-        RefreshingProvider(mint, config=config) as provider,
-    ):
-        with anyio.move_on_after(seconds):
-            while True:
-                try:
-                    served.append((await provider.token()).value)
-                except CredentialError as error:
-                    refused.append(error.kind)
-                await anyio.sleep(0.1)
-        stats = provider.statistics()
-    sent = [dict(r.form)["refresh_token"] for r in server.requests]
-    return {
-        "grant": grant,
-        "sent": sent,
-        "persisted": persisted,
-        "served": served,
-        "refused": refused,
-        "stats": stats,
-    }
+limits = _load_benchmark("oauth2_limits")
 
 
 async def test_a_refresh_cut_at_mint_timeout_keeps_a_rotating_grant(
     token_server: TokenServer,
 ) -> None:
-    run = await run_rotation(token_server, 8.0)
-    grant = run["grant"]
-    assert (grant.invalid_grants, grant.reuses, grant.revoked) == (0, 0, False)
-    assert run["stats"].mints_failed >= 1  # the provider did cut mints off (TIMEOUT)
-    assert ErrorKind.REAUTH_REQUIRED not in run["refused"]
-    assert not run["stats"].dead
+    run = await limits.rotation(token_server, 8.0)
+    assert (run.invalid_grants, run.reuses, run.revoked) == (0, 0, False)
+    assert run.timeouts >= 1  # the provider did cut mints off (TIMEOUT)
+    assert ErrorKind.REAUTH_REQUIRED not in run.refused
     # each refresh token was sent once, and always the newest
-    assert run["sent"] == [FIRST] + [f"rt-{n}" for n in range(1, len(run["sent"]))]
-    assert len(run["sent"]) >= 2
+    assert run.sent == (limits.FIRST, *(f"rt-{n}" for n in range(1, len(run.sent))))
+    assert len(run.sent) >= 2
     # every rotation was persisted, the last one too (closing waited for its section)
-    assert run["persisted"] == [f"rt-{n}" for n in range(1, grant.rotations + 1)]
-    assert len(set(run["served"])) >= 2  # tokens from at least two refreshes were served
+    assert run.persisted == tuple(f"rt-{n}" for n in range(1, run.rotations + 1))
+    assert run.distinct_served >= 2  # tokens from at least two refreshes were served
+    assert run.requests < run.attempts  # cut-off attempts' tokens were served without one
 
 
 async def test_a_cut_off_attempts_token_is_served_by_the_next_attempt_without_a_request(
@@ -121,18 +104,13 @@ async def test_a_cut_off_attempts_token_is_served_by_the_next_attempt_without_a_
 
 
 async def test_without_the_committed_section_the_same_run_loses_the_grant(
-    token_server: TokenServer, monkeypatch: pytest.MonkeyPatch
+    token_server: TokenServer,
 ) -> None:
     """The control: with the request cut off like any mint, reuse revokes the grant."""
-
-    async def uncommitted(fn: Any, *, bound: float) -> Any:
-        return await fn()
-
-    monkeypatch.setattr("mintgate.adapters._oauth2.committed", uncommitted)
-    run = await run_rotation(token_server, 5.0)
-    assert run["grant"].revoked  # dead at the issuer: every later refresh is invalid_grant
-    assert run["grant"].reuses >= 1
-    assert FIRST in run["sent"][1:]  # the first refresh token went out again
+    run = await limits.rotation(token_server, 5.0, committed=False)
+    assert run.revoked  # dead at the issuer: every later refresh is invalid_grant
+    assert run.reuses >= 1
+    assert limits.FIRST in run.sent[1:]  # the first refresh token went out again
 
 
 # -- 6. decompression bombs -----------------------------------------------------------------------

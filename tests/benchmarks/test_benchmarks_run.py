@@ -97,3 +97,13 @@ def test_the_host_run_refreshes_every_credential_before_its_token_ends() -> None
     """Behaviour, not speed: 50 credentials over 3 virtual hours of one-hour tokens."""
     _, instants = host_scale.timer_run(50, 3.0, one_host=True)
     assert 50 * 3 <= len(instants) <= 50 * 5
+
+
+oauth2_limits = _load("oauth2_limits")
+
+
+def test_oauth2_limits_prints_its_figures(capsys: pytest.CaptureFixture[str]) -> None:
+    assert oauth2_limits.main(["--expanded", str(4 << 20), "--seconds", "1"]) == 0
+    out = capsys.readouterr().out
+    for label in ("bomb on a 200", "bomb on a 503", "httpx's own decoding", "invalid_grant"):
+        assert label in out
