@@ -6,14 +6,10 @@ secrets echoed in every form they are sent in, and what ClientCredentials accept
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
-import sys
 import tracemalloc
 from base64 import b64encode
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 from urllib.parse import quote
 
@@ -38,6 +34,8 @@ from mintgate.adapters.testing import (
 from mintgate.policy import CredentialError, ErrorKind, RefreshConfig
 from mintgate.shell import RefreshingProvider
 
+from ..benchmarks import load_benchmark
+
 pytestmark = pytest.mark.anyio
 
 FIRST = "rt-first-refresh-token"  # the cut-off test's own grant
@@ -51,20 +49,7 @@ def creds(server: TokenServer, **kwargs: Any) -> ClientCredentials:
 # -- 1. rotation under mint_timeout ---------------------------------------------------------------
 
 
-def _load_benchmark(name: str) -> ModuleType:
-    """A benchmark script by path (the repo root is never on sys.path): the rotation run is
-    both a figure for docs/performance.md and this regression test."""
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"_bench_{name}", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-limits = _load_benchmark("oauth2_limits")
+limits = load_benchmark("oauth2_limits")  # its rotation run is a figure and this test
 
 
 async def test_a_refresh_cut_at_mint_timeout_keeps_a_rotating_grant(
