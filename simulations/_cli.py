@@ -1,14 +1,17 @@
-"""The ``mintgate`` command: ``simulate`` compares policies on a fleet, ``demo`` shows one live.
+"""The ``mintgate simulate`` and ``mintgate demo`` subcommands (``mintgate.adapters.cli``
+dispatches to them): ``simulate`` compares policies on a fleet, ``demo`` shows one live.
 
-Every flag is checked before anything runs; a bad one gets a message naming it and exit status
-2, never a traceback. ``simulate`` writes ``table.md``, ``metrics.json`` and ``simulation.png``
-into ``--out``; ``docs/simulations.md`` explains the figures.
+Every flag is checked before anything runs (the output folder is written to first); a bad one
+gets a message naming the flag and exit status 2, never a traceback. ``simulate`` writes
+``table.md``, ``metrics.json`` and ``simulation.png`` into ``--out``, and prints the table with
+a legend; ``docs/simulations.md`` explains the figures.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
+import re
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -16,23 +19,32 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from mintgate.simulations._fleet import simulate
+from mintgate.simulations._fleet import simulate as simulate_fleet
 from mintgate.simulations._metrics import Metrics
 from mintgate.simulations._policies import POLICY_NAMES
-from mintgate.simulations._report import COLUMNS, markdown_table, rows, write_json, write_plot
+from mintgate.simulations._report import (
+    HEADERS,
+    legend,
+    markdown_table,
+    rows,
+    write_json,
+    write_plot,
+)
 from mintgate.simulations._scenario import (
     PRESETS,
     Outage,
     OutageKind,
     Scenario,
+    format_duration,
     parse_duration,
     parse_outage,
 )
+from mintgate.simulations._variants import PolicyVariant, parse_policies, preset_runs
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-__all__ = ["main"]
+__all__ = ["demo", "simulate"]
 
 DEFAULT_PRESET = "fleet-outage"
 
@@ -71,7 +83,15 @@ def _positive(text: str) -> float:
 
 
 def _hours(text: str) -> float:
-    return _positive(text) * 3600.0
+    """A duration (``90m``, ``3h``); a bare number is hours, as the flag's name says."""
+    try:
+        return _positive(text) * 3600.0
+    except ValueError:
+        pass
+    seconds = parse_duration(text)
+    if seconds <= 0:
+        raise ValueError(f"{text!r} must be longer than 0")
+    return seconds
 
 
 def _capacity(text: str) -> float | None:
@@ -82,19 +102,6 @@ def _outage(text: str) -> Outage | None:
     return None if text == "none" else parse_outage(text)
 
 
-def _policies(text: str) -> tuple[str, ...]:
-    if text == "all":
-        return POLICY_NAMES
-    names = tuple(name.strip() for name in text.split(",") if name.strip())
-    unknown = [name for name in names if name not in POLICY_NAMES]
-    if unknown or not names:
-        raise ValueError(
-            f"unknown policy {', '.join(map(repr, unknown)) or repr(text)}; "
-            f"known: {', '.join(POLICY_NAMES)} (or all)"
-        )
-    return names
-
-
 def _seed(text: str) -> int:
     try:
         return int(text)
@@ -103,8 +110,8 @@ def _seed(text: str) -> int:
 
 
 _SCENARIO_FLAGS: tuple[tuple[str, str, Callable[[str], Any], str], ...] = (
-    ("--instances", "instances", _count, "processes in the fleet"),
-    ("--hours", "duration", _hours, "length of the run"),
+    ("--instances", "instances", _count, "processes in the fleet (at most 100,000)"),
+    ("--hours", "duration", _hours, "length of the run: 90m, 3h; a bare number is hours"),
     ("--lifetime", "lifetime", parse_duration, "token lifetime"),
     ("--demand-every", "demand_every", parse_duration, "each instance wants a token this often"),
     ("--start-spread", "start_spread", parse_duration, "instances start over this long"),
@@ -116,29 +123,79 @@ _SCENARIO_FLAGS: tuple[tuple[str, str, Callable[[str], Any], str], ...] = (
 )
 """``simulate``'s scenario flags: the flag, the ``Scenario`` field it sets, its parser, help."""
 
+_FLAG_OF = {field: flag for flag, field, _, _ in _SCENARIO_FLAGS} | {"outages": "--outage"}
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="mintgate",
-        description="mintgate's fleet simulator and live demo.",
+
+def _shown(field: str, value: Any) -> str:
+    """A scenario value as its flag would be written."""
+    if value is None:
+        return "none"
+    if field == "outages":
+        return ", ".join(str(o) for o in value) or "none"
+    if field in ("instances", "seed", "capacity"):
+        return f"{value:g}" if isinstance(value, float) else str(value)
+    return format_duration(value)
+
+
+def _flag_errors(message: str) -> str:
+    """A scenario's message in the command's words: ``Scenario.lifetime`` is ``--lifetime``."""
+    return re.sub(
+        r"Scenario\.(\w+)", lambda found: _FLAG_OF.get(found.group(1), found.group(0)), message
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+
+_VALUE_FLAGS = frozenset(
+    {flag for flag, _, _, _ in _SCENARIO_FLAGS}
+    | {"--outage", "--policies", "--out", "--preset", "--cycle", "--duration", "--call-every"}
+)
+
+
+def _join_negative_values(argv: Sequence[str]) -> list[str]:
+    """``--lifetime -5m`` as ``--lifetime=-5m``: argparse would take ``-5m`` for a flag and say
+    only "expected one argument"; joined, the flag's own parser says what is wrong."""
+    joined: list[str] = []
+    index = 0
+    while index < len(argv):
+        token = argv[index]
+        following = argv[index + 1] if index + 1 < len(argv) else None
+        negative = following is not None and re.fullmatch(r"-\d.*", following) is not None
+        if token in _VALUE_FLAGS and negative:
+            joined.append(f"{token}={following}")
+            index += 2
+        else:
+            joined.append(token)
+            index += 1
+    return joined
+
+
+def _simulate_parser(prog: str) -> argparse.ArgumentParser:
+    preset = PRESETS[DEFAULT_PRESET].scenario
     presets = "; ".join(f"{name}: {p.about}" for name, p in PRESETS.items())
-    sim = commands.add_parser(
-        "simulate",
-        help="compare refresh policies on a simulated fleet",
+    sim = argparse.ArgumentParser(
+        prog=prog,
         description="Compare refresh policies on a simulated fleet. A preset sets the "
         "scenario and the policies; each flag then changes one thing. Durations read like "
-        "90s, 20m, 3h or 1h30m.",
+        "90s, 20m, 3h or 1h30m. The figures are explained in docs/simulations.md.",
         epilog=f"Presets: {presets}.",
         argument_default=argparse.SUPPRESS,
     )
-    sim.add_argument("--preset", choices=sorted(PRESETS), default=DEFAULT_PRESET)
+    sim.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        default=DEFAULT_PRESET,
+        help=f"the scenario and policies to start from (default: {DEFAULT_PRESET})",
+    )
     # Scenario flags keep their Scenario field's name and are absent unless given.
     for flag, field, parse, text in _SCENARIO_FLAGS:
         metavar = flag.removeprefix("--").upper().replace("-", "_")
-        sim.add_argument(flag, dest=field, type=_typed(parse), metavar=metavar, help=text)
+        default = _shown(field, getattr(preset, field))
+        sim.add_argument(
+            flag,
+            dest=field,
+            type=_typed(parse),
+            metavar=metavar,
+            help=f"{text} (default: the preset's; {DEFAULT_PRESET}: {default})",
+        )
     sim.add_argument(
         "--outage",
         dest="outages",
@@ -146,44 +203,68 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         metavar="START+DURATION[:KIND]",
         help="replaces the preset's outages; repeat for more; KIND is 503 (default), 429, "
-        "hang or invalid_grant; 'none' for no outage",
+        f"hang or invalid_grant; 'none' for no outage (default: the preset's; "
+        f"{DEFAULT_PRESET}: {_shown('outages', preset.outages)})",
     )
     sim.add_argument(
         "--policies",
-        type=_typed(_policies),
+        type=_typed(parse_policies),
         default=None,
-        help=f"comma-separated: {', '.join(POLICY_NAMES)}",
+        help=f"comma-separated: {', '.join(POLICY_NAMES)}, or all; mintgate may take "
+        "settings, each run named as written: mintgate:breaker_rejecting_cap=30s,refresh_at=0.5 "
+        f"(default: the preset's; {DEFAULT_PRESET}: all, and "
+        f"{', '.join(PRESETS[DEFAULT_PRESET].variants)})",
     )
-    sim.add_argument("--out", type=Path, default=Path("simulation-out"), help="output folder")
-    sim.add_argument("--no-plot", action="store_true", default=False, help="skip the PNG")
+    sim.add_argument(
+        "--out",
+        type=Path,
+        default=Path("simulation-out"),
+        help="output folder (default: simulation-out)",
+    )
+    sim.add_argument(
+        "--no-plot", action="store_true", default=False, help="skip the PNG (default: draw it)"
+    )
+    return sim
 
-    demo = commands.add_parser(
-        "demo",
-        help="one credential kept fresh live, against a loopback token server",
+
+def _demo_parser(prog: str) -> argparse.ArgumentParser:
+    demo = argparse.ArgumentParser(
+        prog=prog,
         description="Run a token server on loopback with short-lived tokens and an outage, "
         "and show mintgate keeping a credential fresh through it, live. Ctrl-C stops it.",
     )
     demo.add_argument(
-        "--lifetime", type=_typed(parse_duration), default=20.0, help="token lifetime (20s)"
+        "--lifetime",
+        type=_typed(parse_duration),
+        default=20.0,
+        help="token lifetime (default: 20s)",
     )
     demo.add_argument(
         "--outage",
         type=_typed(_outage),
         default=parse_outage("25s+30s:503"),
         metavar="START+DURATION[:KIND]",
-        help="when the token server fails, from the demo's start (25s+30s:503); "
-        "it recurs every --cycle; 'none' for no outage",
+        help="when the token server fails, from the demo's start; it recurs every --cycle; "
+        "'none' for no outage (default: 25s+30s:503)",
     )
     demo.add_argument(
-        "--cycle", type=_typed(parse_duration), default=120.0, help="outages recur this often"
+        "--cycle",
+        type=_typed(parse_duration),
+        default=120.0,
+        help="outages recur this often (default: 2m)",
     )
     demo.add_argument(
-        "--duration", type=_typed(parse_duration), help="stop after this long (default: Ctrl-C)"
+        "--duration",
+        type=_typed(parse_duration),
+        help="stop after this long (default: run until Ctrl-C)",
     )
     demo.add_argument(
-        "--call-every", type=_typed(_positive), default=0.25, help="seconds between calls (0.25)"
+        "--call-every",
+        type=_typed(_positive),
+        default=0.25,
+        help="seconds between calls (default: 0.25)",
     )
-    return parser
+    return demo
 
 
 _SCENARIO_FIELDS = {field.name for field in attrs.fields(Scenario)}
@@ -195,6 +276,21 @@ def _scenario(args: argparse.Namespace) -> Scenario:
     if "outages" in changes:
         changes["outages"] = tuple(o for o in changes["outages"] if o is not None)
     return attrs.evolve(PRESETS[args.preset].scenario, **changes)
+
+
+def _check_writable(parser: argparse.ArgumentParser, out: Path) -> None:
+    """Before the run: a folder that cannot be written is a bad flag, not a lost result."""
+    if out.exists() and not out.is_dir():
+        parser.error(f"argument --out: {str(out)!r} is a file, not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        parser.error(f"argument --out: cannot create {str(out)!r}: {error.strerror}")
+    try:
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".mintgate-"):
+            pass  # what the run will do at its end, done before it starts
+    except OSError as error:
+        parser.error(f"argument --out: cannot write into {str(out)!r}: {error.strerror}")
 
 
 class _Progress:
@@ -228,38 +324,41 @@ class _Progress:
             self.bar.stop()
 
 
-def _simulate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+def simulate(argv: Sequence[str], *, prog: str = "mintgate simulate") -> int:
+    """``mintgate simulate``: returns the exit status (argparse exits 2 on a bad flag)."""
+    parser = _simulate_parser(prog)
+    args = parser.parse_args(_join_negative_values(argv))
     try:
         scenario = _scenario(args)
     except ValueError as error:
-        parser.error(str(error))
-    policies: tuple[str, ...] = args.policies or PRESETS[args.preset].policies
-    try:  # before the run: a folder that cannot be written is a bad flag, not a lost result
-        args.out.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        parser.error(f"argument --out: cannot create {str(args.out)!r}: {error.strerror}")
+        parser.error(_flag_errors(str(error)))
+    chosen: tuple[PolicyVariant, ...] = args.policies or preset_runs(PRESETS[args.preset])
+    _check_writable(parser, args.out)
     from rich.console import Console  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
 
     out, err = Console(), Console(stderr=True)
     if not out.is_terminal:
-        out.width = 170  # a file or a pipe: no terminal to fit, keep every column readable
+        out.width = 200  # a file or a pipe: no terminal to fit, keep every column readable
     out.print(f"[bold]{scenario.describe()}[/]")
-    progress = _Progress(err, policies)
+    progress = _Progress(err, [variant.name for variant in chosen])
     results: list[Metrics] = []
     try:
-        for index, policy in enumerate(policies):
-            results.append(simulate(scenario, policy, progress=progress.callback(index)))
+        for index, variant in enumerate(chosen):
+            metrics = simulate_one(scenario, variant, progress=progress.callback(index))
+            results.append(metrics)
     finally:
         progress.close()
 
-    table = Table(*COLUMNS)
+    table = Table(*HEADERS)
     table.columns[0].no_wrap = True
     for column in table.columns[1:]:
         column.justify = "right"
     for row in rows(results):
         table.add_row(*row)
     out.print(table)
+    for line in legend():
+        out.print(line, style="dim", highlight=False, soft_wrap=True)
 
     written = [args.out / "table.md", args.out / "metrics.json"]
     written[0].write_text(f"{scenario.describe()}\n\n{markdown_table(results)}")
@@ -271,7 +370,19 @@ def _simulate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 0
 
 
-def _demo(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+def simulate_one(
+    scenario: Scenario, variant: PolicyVariant, progress: Callable[[float], None] | None = None
+) -> Metrics:
+    """One run of a comparison."""
+    return simulate_fleet(
+        scenario, variant.policy, config=variant.config, name=variant.name, progress=progress
+    )
+
+
+def demo(argv: Sequence[str], *, prog: str = "mintgate demo") -> int:
+    """``mintgate demo``: returns the exit status (130 after Ctrl-C)."""
+    parser = _demo_parser(prog)
+    args = parser.parse_args(_join_negative_values(argv))
     if args.lifetime < 2:
         parser.error(f"--lifetime must be at least 2s for the demo, got {args.lifetime:g}s")
     outage: Outage | None = args.outage
@@ -288,33 +399,3 @@ def _demo(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         duration=args.duration,
         call_every=args.call_every,
     )
-
-
-_EXTRA = {"rich", "matplotlib", "httpx"}
-"""What the sim extra installs; the command says so when one is missing."""
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``mintgate`` command; returns the exit status."""
-    parser = _parser()
-    args = parser.parse_args(argv)
-    try:
-        if args.command == "simulate":
-            return _simulate(args, parser)
-        return _demo(args, parser)
-    except ModuleNotFoundError as missing:
-        package = (missing.name or "").partition(".")[0]
-        if package not in _EXTRA:
-            raise
-        print(
-            f"mintgate {args.command} needs {package}: pip install 'mintgate[sim]'",
-            file=sys.stderr,
-        )
-        return 1
-    except KeyboardInterrupt:
-        print("mintgate: interrupted", file=sys.stderr)
-        return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -13,6 +13,7 @@ hour of behaviour fits in a minute.
 
 from __future__ import annotations
 
+import math
 import signal
 import time
 from collections import deque
@@ -117,6 +118,7 @@ class _Board:
     errors: int = 0
     failing_caller: str | None = None
     refresh_failing: bool = False
+    stopped_by: int | None = None  # the signal that stopped the demo, if one did
 
     def log(self, text: str, style: str = "") -> None:
         self.events.append(Text(f"{self.schedule.elapsed():7.1f}s  {text}", style=style))
@@ -138,7 +140,7 @@ class _Board:
             what = "probe" if notice.kind is NoticeKind.BREAKER_OPENED else "at"
             details.append(f"{what} {notice.when - self._clock_offset():.1f}s")
         if notice.error is not None:
-            details.append(str(notice.error))
+            details.append(_shown(notice.error))
         text = f"{label} ({'; '.join(details)})" if details else label
         self.log(text, _STYLES.get(notice.kind, ""))
 
@@ -156,7 +158,15 @@ class _Board:
         self.errors += 1
         if self.failing_caller != error.kind.value:
             self.failing_caller = error.kind.value
-            self.log(f"caller refused: {error}", "bold red")
+            self.log(f"caller refused: {_shown(error)}", "bold red")
+
+
+def _shown(error: CredentialError) -> str:
+    """An error as the demo prints it: its retry-after rounded up to 0.1 s."""
+    text = f"{error.kind.value}: {error.message}"
+    if error.retry_after is not None:
+        text += f" (retry after {math.ceil(error.retry_after * 10) / 10:.1f} s)"
+    return text
 
 
 def _view(board: _Board, provider: RefreshingProvider[str], url: str) -> Group:
@@ -225,7 +235,8 @@ async def _run(board: _Board, server: TokenServer, console: Console, call_every:
 
         async def stop_on_signal() -> None:
             with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-                async for _ in signals:
+                async for received in signals:
+                    board.stopped_by = received
                     group.cancel_scope.cancel()
 
         async def call() -> None:
@@ -268,9 +279,13 @@ def run_demo(
 
     with server.running():
         anyio.run(main)
+    if not console.is_terminal:
+        console.print()  # the live view's last frame ends without a newline in a pipe
     console.print(
         f"stopped after {schedule.elapsed():.1f}s: {len(server.requests)} token requests, "
         f"{board.served} calls served ({board.served_after_failure} served after a failure), "
-        f"{board.errors} refused"
+        f"{board.errors} refused",
+        soft_wrap=True,  # one line, whatever the width: a pipe's reader greps it
     )
-    return 0
+    # Stopped by Ctrl-C (or SIGTERM): the shell's convention, 128 + the signal, like simulate.
+    return 0 if board.stopped_by is None else 128 + board.stopped_by

@@ -9,6 +9,12 @@ time (and by insertion on ties, so a run is a pure function of the scenario and 
 - a *done*: an instance's request to the endpoint answered (or was cut by the timeout);
 - an *outage end*: recovery is measured from here, and a revoked credential is re-provisioned.
 
+Recovery is measured per outage over its *window*, from its end to the next outage's start (or
+the end of the run): for each instance that refuses a caller in the window, when it stops
+refusing (its first serve after its last refusal) and when it first holds a token minted after
+the outage. A refusal is *healthy-time* when its second overlaps no outage and no request over
+the endpoint's capacity was being refused in it (from the request to its 429).
+
 Policies see their own clock (true time plus the instance's skew) and get the core's events.
 While a policy is quiet (see :mod:`mintgate.simulations._policies`), the demands up to the next
 thing that can change it are served in one go; ``batch=False`` serves them one by one instead,
@@ -21,6 +27,7 @@ import bisect
 import heapq
 import math
 import random
+from collections import Counter
 from collections.abc import Callable
 
 import attrs
@@ -39,7 +46,13 @@ from mintgate.policy import (
     Wait,
     classify_http,
 )
-from mintgate.simulations._metrics import Metrics, Recorder, first_true
+from mintgate.simulations._metrics import (
+    Metrics,
+    OutageRecovery,
+    Recorder,
+    first_true,
+    p50_and_max,
+)
 from mintgate.simulations._policies import Decision, SimPolicy, make_policy
 from mintgate.simulations._scenario import OutageKind, Scenario
 
@@ -58,6 +71,7 @@ class _Endpoint:
     rng: random.Random
     second: int = -1
     in_second: int = 0
+    over_capacity: set[int] = attrs.Factory(set)  # seconds it spent refusing for capacity
     _errors: dict[OutageKind, CredentialError] = attrs.field(init=False)
     _over_capacity: CredentialError = attrs.field(init=False)
     _timeout: CredentialError = attrs.field(init=False)
@@ -93,7 +107,11 @@ class _Endpoint:
             self.in_second += 1
             if self.in_second > scenario.capacity:
                 recorder.rate_limited += 1
-                return now + min(latency, scenario.request_timeout), self._over_capacity
+                answered = now + min(latency, scenario.request_timeout)
+                # Over capacity from the request to its 429: the caller refused for it then
+                # was refused while the endpoint was not healthy.
+                self.over_capacity.update(range(second, int(answered) + 1))
+                return answered, self._over_capacity
         if latency >= scenario.request_timeout:
             return now + scenario.request_timeout, self._timeout
         return now + latency, None
@@ -103,9 +121,9 @@ class _Run:
     """One policy over one scenario; :meth:`run` returns its :class:`Metrics`."""
 
     def __init__(
-        self, scenario: Scenario, policy: str, config: RefreshConfig, *, batch: bool
+        self, scenario: Scenario, policy: str, config: RefreshConfig, *, batch: bool, name: str
     ) -> None:
-        self.scenario, self.policy_name, self.batch = scenario, policy, batch
+        self.scenario, self.name, self.batch = scenario, name, batch
         n = scenario.instances
         self.rngs = [random.Random(f"mintgate-sim:{scenario.seed}:{i}") for i in range(n)]
         self.starts = [r.random() * scenario.start_spread for r in self.rngs]
@@ -124,8 +142,17 @@ class _Run:
         self.after_failure_from: list[float | None] = [None] * n
         self.after_failure_last: list[float | None] = [None] * n
         self.sent_at = [0.0] * n
-        self.recovering: dict[int, set[int]] = {}
-        self.recovery: list[float | None] = [None] * len(scenario.outages)
+        outages, horizon = scenario.outages, scenario.duration
+        # Each outage's window: from its end to the next outage's start, or the end of the run.
+        self.windows = [
+            (o.end, min([p.start for p in outages if p.start >= o.end] + [horizon]))
+            for o in outages
+        ]
+        self.last_refusal: list[dict[int, float]] = [{} for _ in outages]
+        self.back_at: list[dict[int, float]] = [{} for _ in outages]  # first serve after it
+        self.fresh_at: list[dict[int, float]] = [{} for _ in outages]  # first token after it
+        self.refusing: dict[int, int] = {}  # instance -> window of its unanswered refusal
+        self.errors_per_second: Counter[int] = Counter()
         # When every credential is re-provisioned (the end of a revoking outage): a run of
         # quiet demands cannot reach past one, since the policy starts afresh there.
         self.replacements = sorted(
@@ -173,7 +200,50 @@ class _Run:
             self.end_after_failure(i)
         if progress is not None:
             progress(1.0)
-        return self.recorder.finish(self.policy_name, tuple(self.recovery))
+        return self.recorder.finish(self.name, self.recoveries(), self.healthy_errors())
+
+    def window(self, time: float) -> int | None:
+        """The outage whose window holds ``time``, if any."""
+        for index, (start, limit) in enumerate(self.windows):
+            if start <= time < limit:
+                return index
+        return None
+
+    def refused(self, now: float, i: int, wait: float) -> None:
+        self.recorder.refused(now, wait)
+        self.errors_per_second[int(now)] += 1
+        index = self.window(now)
+        if index is not None:
+            self.last_refusal[index][i] = now
+            self.back_at[index].pop(i, None)
+            self.refusing[i] = index
+
+    def recoveries(self) -> tuple[OutageRecovery, ...]:
+        found = []
+        for index, outage in enumerate(self.scenario.outages):
+            start, limit = self.windows[index]
+            refusers = self.last_refusal[index]
+            back = [self.back_at[index].get(i) for i in refusers]
+            fresh = [self.fresh_at[index].get(i) for i in refusers]
+            no_refusals = p50_and_max([None if t is None else t - start for t in back])
+            fresh_token = p50_and_max([None if t is None else t - start for t in fresh])
+            found.append(
+                OutageRecovery(
+                    str(outage), len(refusers), limit - start, *no_refusals, *fresh_token
+                )
+            )
+        return tuple(found)
+
+    def healthy_errors(self) -> int:
+        """Refusals in seconds that overlap no outage and saw no capacity 429."""
+        outages, over = self.scenario.outages, self.endpoint.over_capacity
+
+        def healthy(second: int) -> bool:
+            if second in over:
+                return False
+            return not any(o.start < second + 1 and second < o.end for o in outages)
+
+        return sum(count for second, count in self.errors_per_second.items() if healthy(second))
 
     def demand(self, now: float, i: int, n: int) -> None:
         policy, skew = self.policies[i], self.skews[i]
@@ -192,7 +262,7 @@ class _Run:
             elif isinstance(reply, Wait):
                 self.waiting[i].append(now)
             elif isinstance(reply, Reject):
-                self.recorder.refused(now, 0.0)
+                self.refused(now, i, 0.0)
             count = 1
             self.apply(now, i, decision)
         following = at(n + count)
@@ -238,6 +308,9 @@ class _Run:
         if self.after_failure_from[i] is not None:
             self.after_failure_last[i] = at(hi - 1)
             recorder.spread(recorder.series_served_after_failure, at, lo, hi)
+        refused_in = self.refusing.pop(i, None)
+        if refused_in is not None and self.window(at(lo)) == refused_in:
+            self.back_at[refused_in][i] = at(lo)  # it serves again: until its next refusal
 
     def apply(self, now: float, i: int, decision: Decision | Step[str]) -> None:
         """Carry out a policy's decision: send a request, answer the parked, set the wake-up."""
@@ -255,7 +328,7 @@ class _Run:
                 if isinstance(resolve, Serve):
                     self.served(i, lambda _: now, 0, 1, resolve, now - asked)
                 else:
-                    self.recorder.refused(now, now - asked)
+                    self.refused(now, i, now - asked)
         wake = decision.wake_at
         at = INF if wake is None else max(now, wake - self.skews[i])
         self.tick_local[i] = INF if wake is None else wake
@@ -288,11 +361,9 @@ class _Run:
     def installed(self, now: float, i: int) -> None:
         self.failing_since[i] = None
         self.end_after_failure(i)
-        for index, pending in list(self.recovering.items()):
-            pending.discard(i)
-            if not pending:
-                self.recovery[index] = now - self.scenario.outages[index].end
-                del self.recovering[index]
+        index = self.window(now)
+        if index is not None:
+            self.fresh_at[index].setdefault(i, now)
 
     def end_after_failure(self, i: int) -> None:
         began, last = self.after_failure_from[i], self.after_failure_last[i]
@@ -304,11 +375,6 @@ class _Run:
         if self.scenario.outages[index].kind is OutageKind.INVALID_GRANT:
             for policy in self.policies:
                 policy.credential_replaced()
-        pending = {i for i, since in enumerate(self.failing_since) if since is not None}
-        if pending:
-            self.recovering[index] = pending
-        else:
-            self.recovery[index] = 0.0
 
 
 def simulate(
@@ -318,6 +384,7 @@ def simulate(
     config: RefreshConfig | None = None,
     batch: bool = True,
     progress: Callable[[float], None] | None = None,
+    name: str | None = None,
 ) -> Metrics:
     """Run ``policy`` (``"mintgate"`` or a baseline's name) over ``scenario``.
 
@@ -328,9 +395,11 @@ def simulate(
         batch: Serve runs of quiet demands at once (the default); False serves each demand
             through the policy, which gives the same metrics, slower.
         progress: Called with the fraction of simulated time done, about every 1%.
+        name: The run's name in its metrics (a configuration variant's); ``policy`` if None.
 
     Raises:
         ValueError: for an unknown policy name.
     """
-    run = _Run(scenario, policy, RefreshConfig() if config is None else config, batch=batch)
+    config = RefreshConfig() if config is None else config
+    run = _Run(scenario, policy, config, batch=batch, name=policy if name is None else name)
     return run.run(progress)

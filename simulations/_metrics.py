@@ -7,13 +7,17 @@ The definitions, in the words ``docs/simulations.md`` uses:
 - *429s caused*: requests the endpoint refused for being over its capacity (429s it answers
   during a scheduled 429 outage are the outage, not the policy);
 - *caller errors*: demands refused with an error;
+- *caller errors when healthy*: those refused in a second when no scheduled outage was in effect
+  and the endpoint refused nothing for being over its capacity: the errors the policy itself
+  causes (slow recovery, a refresh too late), not the ones an outage excuses;
 - *expired served*: demands served a token that had already expired on the endpoint's clock
   (the API would answer 401);
 - *wait*: from a demand to its answer, served or refused; most are 0;
 - *served after failure seconds*: instance-seconds of serving a token after a refresh of it
   failed, from the failure to the last such serve before the next token;
-- *recovery*: for each outage, from its end until every instance whose last request had failed
-  holds a new token (None: not within the run).
+- *recovery*: for each outage, over the instances that refused a caller after it ended, the
+  time from its end until each refused no more callers, and until each held a token minted
+  after it (p50 and max; see :class:`OutageRecovery`).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from typing import Any
 
 import attrs
 
-__all__ = ["Metrics", "Recorder", "first_true"]
+__all__ = ["Metrics", "OutageRecovery", "Recorder", "first_true", "p50_and_max"]
 
 
 def first_true(lo: int, hi: int, test: Callable[[int], bool]) -> int:
@@ -37,6 +41,40 @@ def first_true(lo: int, hi: int, test: Callable[[int], bool]) -> int:
         else:
             lo = mid + 1
     return lo
+
+
+@attrs.frozen
+class OutageRecovery:
+    """How the instances an outage left refusing callers came back, counted from its end.
+
+    Attributes:
+        outage: The outage, as written (``3h+20m:503``).
+        refusing: Instances that refused a caller after the outage ended (within ``window``).
+        window: Seconds from the outage's end to the next outage's start or the end of the run;
+            the times are measured within it.
+        no_refusals_p50, no_refusals_max: Seconds until each of those instances refused no
+            more callers (its first serve after its last refusal in the window); None: some
+            were still refusing when the window closed (the time is more than ``window``).
+        fresh_token_p50, fresh_token_max: Seconds until each of them held a token minted after
+            the outage; None: more than ``window``.
+    """
+
+    outage: str
+    refusing: int
+    window: float
+    no_refusals_p50: float | None
+    no_refusals_max: float | None
+    fresh_token_p50: float | None
+    fresh_token_max: float | None
+
+
+def p50_and_max(values: list[float | None]) -> tuple[float | None, float | None]:
+    """The median (the lower one of an even count) and the largest; None stands for "not
+    reached", larger than any number."""
+    if not values:
+        return 0.0, 0.0
+    ranked = sorted(values, key=lambda v: math.inf if v is None else v)
+    return ranked[(len(ranked) - 1) // 2], ranked[-1]
 
 
 @attrs.frozen
@@ -54,19 +92,22 @@ class Metrics:
     peak_concurrent: int
     rate_limited: int
     caller_errors: int
+    healthy_caller_errors: int
     expired_served: int
     wait_p50: float
     wait_p99: float
     wait_max: float
     served_after_failure_seconds: float
-    recovery: tuple[float | None, ...]
+    recovery: tuple[OutageRecovery, ...]
     series_requests: tuple[int, ...] = attrs.field(repr=False)
     series_errors: tuple[int, ...] = attrs.field(repr=False)
     series_served_after_failure: tuple[int, ...] = attrs.field(repr=False)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict of every figure and series."""
-        return attrs.asdict(self, recurse=False, value_serializer=_plain)
+        document = attrs.asdict(self, recurse=False, value_serializer=_plain)
+        document["recovery"] = [attrs.asdict(r) for r in self.recovery]
+        return document
 
 
 def _plain(_instance: Any, _field: Any, value: Any) -> Any:
@@ -134,7 +175,9 @@ class Recorder:
             series[minute] += after - m
             m = after
 
-    def finish(self, policy: str, recovery: tuple[float | None, ...]) -> Metrics:
+    def finish(
+        self, policy: str, recovery: tuple[OutageRecovery, ...], healthy_caller_errors: int
+    ) -> Metrics:
         waits = sorted(self.waits)
         total = self.immediate + len(waits)
 
@@ -155,6 +198,7 @@ class Recorder:
             peak_concurrent=self.peak_concurrent,
             rate_limited=self.rate_limited,
             caller_errors=self.caller_errors,
+            healthy_caller_errors=healthy_caller_errors,
             expired_served=self.expired_served,
             wait_p50=quantile(0.5),
             wait_p99=quantile(0.99),

@@ -16,29 +16,94 @@ import attrs
 from mintgate.simulations._metrics import Metrics
 from mintgate.simulations._scenario import Scenario, format_duration
 
-__all__ = ["COLUMNS", "markdown_table", "rows", "write_json", "write_plot"]
+__all__ = [
+    "COLUMNS",
+    "HEADERS",
+    "Column",
+    "legend",
+    "markdown_table",
+    "rows",
+    "write_json",
+    "write_plot",
+]
 
-COLUMNS: tuple[str, ...] = (
-    "policy",
-    "requests",
-    "peak req/min",
-    "peak in flight",
-    "429s caused",
-    "caller errors",
-    "expired served",
-    "wait p99",
-    "wait max",
-    "served after failure, inst-h",
-    "recovery",
+
+@attrs.frozen
+class Column:
+    """One column of the comparison: its header, the JSON field(s) it shows, what it means."""
+
+    header: str
+    field: str
+    meaning: str
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("policy", "policy", "the policy, or a mintgate configuration (mintgate:key=value,...)"),
+    Column("requests", "requests", "requests sent to the token endpoint, failed ones included"),
+    Column("peak req/min", "peak_requests_per_minute", "the busiest minute's requests"),
+    Column("peak in flight", "peak_concurrent", "the most requests in flight at once"),
+    Column(
+        "429s caused",
+        "rate_limited",
+        "requests the endpoint refused for being over its capacity (not a scheduled 429 outage)",
+    ),
+    Column("caller errors", "caller_errors", "demands refused with an error"),
+    Column(
+        "errors when healthy",
+        "healthy_caller_errors",
+        "caller errors in seconds with no outage in effect and the endpoint under its capacity",
+    ),
+    Column(
+        "expired served",
+        "expired_served",
+        "demands served a token already expired on the endpoint's clock (a 401 at the API)",
+    ),
+    Column("wait p99", "wait_p99", "99th percentile of a demand's wait for its answer"),
+    Column("wait max", "wait_max", "the longest wait"),
+    Column(
+        "after failure, inst-h",
+        "served_after_failure_seconds",
+        "instance-hours serving a token whose refresh had failed (the JSON holds seconds)",
+    ),
+    Column(
+        "no refusals p50/max",
+        "recovery[].no_refusals_p50, no_refusals_max",
+        "per outage, over the instances that refused a caller after it: from its end until "
+        "each refused no more",
+    ),
+    Column(
+        "fresh token p50/max",
+        "recovery[].fresh_token_p50, fresh_token_max",
+        "per outage, over the same instances: from its end until each held a token minted after it",
+    ),
 )
-"""The comparison's columns; ``docs/simulations.md`` defines each."""
+"""The comparison's columns; ``docs/simulations.md`` defines each and its JSON field."""
+
+HEADERS: tuple[str, ...] = tuple(column.header for column in COLUMNS)
+
+DOCS = "docs/simulations.md"
 
 
-def _recovery(metrics: Metrics) -> str:
+def legend() -> list[str]:
+    """One line per column saying what it counts, and where the figures are explained."""
+    width = max(len(column.header) for column in COLUMNS)
+    lines = [f"{column.header:<{width}}  {column.meaning}" for column in COLUMNS]
+    return [*lines, f"Every figure is explained in {DOCS}."]
+
+
+def _duration(seconds: float | None, window: float) -> str:
+    if seconds is None:
+        return f"> {format_duration(round(window))}"  # not reached within the window
+    return format_duration(round(seconds))
+
+
+def _recovery(metrics: Metrics, which: str) -> str:
     if not metrics.recovery:
         return "-"
     return ", ".join(
-        "not in run" if r is None else format_duration(round(r)) for r in metrics.recovery
+        f"{_duration(getattr(r, f'{which}_p50'), r.window)}/"
+        f"{_duration(getattr(r, f'{which}_max'), r.window)}"
+        for r in metrics.recovery
     )
 
 
@@ -56,11 +121,13 @@ def rows(results: Sequence[Metrics]) -> list[tuple[str, ...]]:
             f"{m.peak_concurrent:,}",
             f"{m.rate_limited:,}",
             f"{m.caller_errors:,}",
+            f"{m.healthy_caller_errors:,}",
             f"{m.expired_served:,}",
             _seconds(m.wait_p99),
             _seconds(m.wait_max),
             f"{m.served_after_failure_seconds / 3600:,.1f}",
-            _recovery(m),
+            _recovery(m, "no_refusals"),
+            _recovery(m, "fresh_token"),
         )
         for m in results
     ]
@@ -69,7 +136,7 @@ def rows(results: Sequence[Metrics]) -> list[tuple[str, ...]]:
 def markdown_table(results: Sequence[Metrics]) -> str:
     """The comparison as a Markdown table (numbers right-aligned)."""
     align = ["---"] + ["--:"] * (len(COLUMNS) - 1)
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "|".join(align) + "|"]
+    lines = ["| " + " | ".join(HEADERS) + " |", "|" + "|".join(align) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows(results)]
     return "\n".join(lines) + "\n"
 
@@ -113,12 +180,15 @@ def write_plot(path: Path, scenario: Scenario, results: Sequence[Metrics]) -> No
             axis.plot(hours, series, label=metrics.policy, linewidth=width)
         for outage in scenario.outages:
             axis.axvspan(outage.start / 3600, outage.end / 3600, color="0.85", zorder=0)
-        axis.set_ylabel(label)
+        axis.set_ylabel(f"{label}\n(symlog: linear to 10)", fontsize="small")
         axis.set_yscale("symlog", linthresh=10)
         axis.grid(alpha=0.3)
     axes[0].legend(loc="upper right", fontsize="small", ncols=2)
     axes[0].set_title(scenario.describe(), fontsize="small", wrap=True)
-    axes[-1].set_xlabel(f"hours into the run (outages shaded; {format_duration(60)} bins)")
+    axes[-1].set_xlabel(
+        f"hours into the run (outages shaded; {format_duration(60)} bins; y axes symlog: "
+        "linear from 0 to 10, logarithmic above)"
+    )
     figure.tight_layout()
     figure.savefig(path, dpi=90)
     pyplot.close(figure)

@@ -18,6 +18,8 @@ import attrs
 from mintgate.simulations._policies import POLICY_NAMES
 
 __all__ = [
+    "MAX_DURATION",
+    "MAX_INSTANCES",
     "PRESETS",
     "Outage",
     "OutageKind",
@@ -39,6 +41,8 @@ def parse_duration(text: str) -> float:
         ValueError: naming the text when it is not a duration.
     """
     stripped = text.strip()
+    if stripped.startswith("-"):
+        raise ValueError(f"{text!r} is negative: a duration is 0 or more")
     try:
         return _non_negative(float(stripped), text)
     except ValueError:
@@ -129,9 +133,30 @@ def _outages(value: Iterable[Outage]) -> tuple[Outage, ...]:
     return tuple(value)
 
 
-def _positive_int(_instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+MAX_INSTANCES = 100_000
+"""The largest fleet a scenario may hold: every instance's state is kept in memory."""
+
+MAX_DURATION = 7 * 86400.0
+"""The longest run a scenario may last (a week): its per-minute series are kept in memory."""
+
+
+def _instances(_instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"Scenario.{attribute.name} must be an integer >= 1, got {value!r}")
+    if value > MAX_INSTANCES:
+        raise ValueError(
+            f"Scenario.{attribute.name} must be at most {MAX_INSTANCES:,} (the simulator keeps "
+            f"every instance in memory), got {value:,}"
+        )
+
+
+def _run_length(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    _seconds(0, strict=True)(instance, attribute, value)
+    if value > MAX_DURATION:
+        raise ValueError(
+            f"Scenario.{attribute.name} must be at most {format_duration(MAX_DURATION)} "
+            f"(a week), got {format_duration(value)}"
+        )
 
 
 def _seconds(minimum: float, *, strict: bool = False) -> Any:
@@ -152,8 +177,9 @@ class Scenario:
     """A fleet, its demand, its token endpoint and its outages. Durations are in seconds.
 
     Args:
-        instances: How many processes hold the credential, each with its own policy state.
-        duration: How long the run lasts.
+        instances: How many processes hold the credential, each with its own policy state
+            (at most :data:`MAX_INSTANCES`).
+        duration: How long the run lasts (at most :data:`MAX_DURATION`).
         lifetime: How long each token lives.
         demand_every: Each instance wants a token this often (one caller at a time).
         start_spread: Instances start at uniform random times in ``[0, start_spread)``; 0
@@ -170,8 +196,8 @@ class Scenario:
         seed: The seed of every random stream: the same seed gives the same run.
     """
 
-    instances: int = attrs.field(default=500, validator=_positive_int)
-    duration: float = attrs.field(default=8 * 3600.0, validator=_seconds(0, strict=True))
+    instances: int = attrs.field(default=500, validator=_instances)
+    duration: float = attrs.field(default=8 * 3600.0, validator=_run_length)
     lifetime: float = attrs.field(default=3600.0, validator=_seconds(0, strict=True))
     demand_every: float = attrs.field(default=10.0, validator=_seconds(0, strict=True))
     start_spread: float = attrs.field(default=3600.0, validator=_seconds(0))
@@ -213,12 +239,22 @@ class Scenario:
 
 @attrs.frozen
 class Preset:
-    """A named scenario, the policies worth comparing on it, and why it exists."""
+    """A named scenario, the policies worth comparing on it, and why it exists.
+
+    Attributes:
+        variants: mintgate configurations compared beside its defaults, written as
+            ``--policies`` takes them (``mintgate:breaker_rejecting_cap=30s``).
+    """
 
     scenario: Scenario
     policies: tuple[str, ...]
     about: str
+    variants: tuple[str, ...] = ()
 
+
+_SHORT_CAP = ("mintgate:breaker_rejecting_cap=30s",)
+"""The configuration each preset shows beside the defaults: a breaker that probes every 30 s at
+most (not 60 s) while it refuses callers: faster recovery, for more probes."""
 
 PRESETS: dict[str, Preset] = {
     "fleet-outage": Preset(
@@ -226,6 +262,7 @@ PRESETS: dict[str, Preset] = {
         POLICY_NAMES,
         "500 instances, 8 h of 1-hour tokens, a 20-minute 503 outage of the token endpoint "
         "3 h in: who fails callers, who hammers the endpoint, who recovers when",
+        _SHORT_CAP,
     ),
     "short-tokens": Preset(
         Scenario(
@@ -239,6 +276,7 @@ PRESETS: dict[str, Preset] = {
         "hour-long tokens meet short ones (botocore and the AWS model are left out: their "
         "10-minute and 5-minute windows exceed the token's life, so every token is refused or "
         "refreshed on arrival)",
+        _SHORT_CAP,
     ),
     "thundering-herd": Preset(
         Scenario(
@@ -252,5 +290,6 @@ PRESETS: dict[str, Preset] = {
         "1,000 instances started in the same second against an endpoint that takes 100 req/s, "
         "and a 30-minute outage 1h50m in, over the refresh points of every policy: "
         "synchronized fleets, and what an outage costs them",
+        _SHORT_CAP,
     ),
 }

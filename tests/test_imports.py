@@ -41,6 +41,23 @@ def test_the_adapters_package_and_its_test_server_need_no_extra(module: str) -> 
     assert done.returncode == 0, done.stderr
 
 
+def test_the_command_dispatcher_imports_no_extra_and_no_subcommand() -> None:
+    code = """
+    import sys
+    import mintgate.adapters.cli
+    assert "mintgate.simulations" not in sys.modules, "subcommands load lazily"
+    try:
+        mintgate.adapters.cli.main(["--help"])
+    except SystemExit as done:
+        assert done.code == 0
+    assert "mintgate.simulations" not in sys.modules
+    """
+    done = run(code, blocked={"httpx", "jwt", "cryptography", "coredis", "rich", "matplotlib"})
+    assert done.returncode == 0, done.stderr
+    assert "simulate" in done.stdout
+    assert "demo" in done.stdout
+
+
 def test_the_oauth2_module_needs_httpx_and_says_so() -> None:
     done = run("import mintgate.adapters.oauth2", blocked={"httpx"})
     assert done.returncode != 0

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mintgate.simulations import parse_outage
+from mintgate.policy import CredentialError, ErrorKind
+from mintgate.simulations import _demo, parse_outage
 from mintgate.simulations._demo import _Schedule, demo_config
 
 
@@ -43,3 +44,11 @@ def test_the_scaled_policy_is_valid_for_every_lifetime_the_demo_takes(lifetime: 
     assert config.breaker_cooldown < config.breaker_cooldown_cap <= lifetime
     assert config.breaker_cooldown < config.rejecting_cap < config.breaker_cooldown_cap
     assert config.floor < lifetime
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "shown"), [(0.0166012, "0.1"), (5.0, "5.0"), (2.04, "2.1"), (0.0, "0.0")]
+)
+def test_the_demo_rounds_a_retry_after_up_to_a_tenth(retry_after: float, shown: str) -> None:
+    error = CredentialError(kind=ErrorKind.UNAVAILABLE, message="503", retry_after=retry_after)
+    assert _demo._shown(error) == f"unavailable: 503 (retry after {shown} s)"

@@ -19,6 +19,7 @@ from mintgate.simulations import (
     parse_outage,
 )
 from mintgate.simulations._metrics import Recorder, first_true
+from mintgate.simulations._variants import preset_runs
 
 
 @pytest.mark.parametrize(
@@ -39,9 +40,16 @@ def test_durations_are_read(text: str, seconds: float) -> None:
     assert parse_duration(text) == seconds
 
 
-@pytest.mark.parametrize("text", ["", "h", "3x", "3h 20m", "-5", "nan", "inf", "20m3", "m20"])
+@pytest.mark.parametrize("text", ["", "h", "3x", "3h 20m", "nan", "inf", "20m3", "m20"])
 def test_a_bad_duration_is_named(text: str) -> None:
     with pytest.raises(ValueError, match=r"is not a duration") as caught:
+        parse_duration(text)
+    assert repr(text) in str(caught.value)
+
+
+@pytest.mark.parametrize("text", ["-5", "-5m", " -1h30m"])
+def test_a_negative_duration_says_so(text: str) -> None:
+    with pytest.raises(ValueError, match=r"is negative: a duration is 0 or more") as caught:
         parse_duration(text)
     assert repr(text) in str(caught.value)
 
@@ -108,6 +116,8 @@ def test_every_preset_names_known_policies_and_says_why() -> None:
     for name, preset in PRESETS.items():
         assert set(preset.policies) <= set(POLICY_NAMES), name
         assert preset.policies[0] == "mintgate"
+        runs = preset_runs(preset)  # the variants parse, and come right after mintgate
+        assert [run.name for run in runs[1 : 1 + len(preset.variants)]] == list(preset.variants)
         assert len(preset.about) > 40
 
 
@@ -130,6 +140,6 @@ def test_wait_quantiles_count_the_immediate_answers() -> None:
     recorder.answered(98, 0.0)
     recorder.answered(1, 2.0)
     recorder.answered(1, 5.0)
-    metrics = recorder.finish("x", ())
+    metrics = recorder.finish("x", (), 0)
     assert (metrics.wait_p50, metrics.wait_p99, metrics.wait_max) == (0.0, 2.0, 5.0)
     assert metrics.demands == 100
