@@ -285,3 +285,23 @@ def test_the_demo_keeps_its_summary_on_a_line_of_its_own_in_a_pipe() -> None:
     retries = re.findall(r"retry after (\d+(?:\.\d+)?) s", done.stdout)
     assert retries, done.stdout
     assert all(re.fullmatch(r"\d+\.\d", value) for value in retries), retries
+
+
+def test_the_plot_says_its_axes_are_symlog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from matplotlib.axes import Axes  # noqa: PLC0415 - the sim extra
+
+    from mintgate.simulations import Scenario, simulate  # noqa: PLC0415
+    from mintgate.simulations._report import write_plot  # noqa: PLC0415
+
+    labels: list[str] = []
+    original = Axes.set_ylabel
+
+    def set_ylabel(self: Axes, label: str, *args: object, **kwargs: object) -> object:
+        labels.append(label)
+        return original(self, label, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Axes, "set_ylabel", set_ylabel)
+    scenario = Scenario(instances=3, duration=600.0)
+    write_plot(tmp_path / "plot.png", scenario, [simulate(scenario, "mintgate")])
+    assert len(labels) == 3
+    assert all("symlog" in label for label in labels)
