@@ -3,6 +3,8 @@
 - :class:`FakeMint`: a scripted mint with latency, lifetimes, failures and hangs, that records
   every call and the most mints it saw in flight at once.
 - :class:`RecordingHook`: a ``Hook`` that keeps every notice.
+- :class:`PlainCipher`: a ``Cipher`` that binds sealed bytes to their associated data but
+  hides nothing: for tests of stores, never for secrets.
 - The core's tools, re-exported: :class:`Script` (drive the pure core by hand),
   :class:`InvariantChecker` (the contract's invariants as a reusable check),
   :func:`outage_attempt_bound`, :func:`check_scenario`.
@@ -17,6 +19,7 @@ See ``docs/testing.md`` for a complete example.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import selectors
 from collections.abc import Callable
 from typing import final
@@ -40,6 +43,7 @@ __all__ = [
     "InvariantChecker",
     "InvariantViolation",
     "Outcome",
+    "PlainCipher",
     "RecordingHook",
     "Script",
     "VirtualTimeEventLoop",
@@ -178,3 +182,34 @@ class VirtualTimeEventLoop(asyncio.SelectorEventLoop):
     def advance(self, seconds: float) -> None:
         """Move the virtual clock forward."""
         self._virtual_now += seconds
+
+
+class CipherRefused(ValueError):
+    """``PlainCipher.open`` of bytes it did not seal with this associated data."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@final
+class PlainCipher:
+    """A ``Cipher`` for tests: INSECURE by name, the plaintext is stored as it is.
+
+    It does bind what it seals to the associated data (a SHA-256 of it leads the bytes), so a
+    sealed state copied to another record, or a record moved to another scope, fails to open
+    as it would under a real cipher: tests of a store's bindings need no key.
+    """
+
+    _MAGIC = b"mintgate-plain-v1:"
+
+    def seal(self, plaintext: bytes, associated_data: bytes) -> bytes:
+        return self._MAGIC + hashlib.sha256(associated_data).digest()[:16] + plaintext
+
+    def open(self, sealed: bytes, associated_data: bytes) -> bytes:
+        if not sealed.startswith(self._MAGIC):
+            raise CipherRefused("not sealed by PlainCipher")
+        body = sealed[len(self._MAGIC) :]
+        if body[:16] != hashlib.sha256(associated_data).digest()[:16]:
+            raise CipherRefused("sealed for another record, scope, type or version")
+        return body[16:]
