@@ -1,0 +1,34 @@
+"""MemoryStore keeps the StateStore contract, sealed and plain, and matches a dict model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import settings
+
+from mintgate.shell import Clock, MemoryStore
+from mintgate.shell.store_contract import StateStoreContract, model_test
+from mintgate.shell.testing import PlainCipher
+
+
+class TestMemoryStoreSealed(StateStoreContract):
+    @pytest.fixture
+    def make_store(self) -> Any:
+        return lambda clock, cipher: MemoryStore(cipher, clock=clock)
+
+
+class TestMemoryStorePlain(StateStoreContract):
+    """Without a cipher, what could not be opened cannot be tested: the rest holds."""
+
+    @pytest.fixture
+    def make_store(self) -> Any:
+        return lambda clock, cipher: MemoryStore(None, clock=clock)
+
+    async def test_an_unreadable_record_is_named_and_still_listed(self, **_: Any) -> None:
+        pytest.skip("a plain MemoryStore opens nothing")
+
+
+MemoryStoreModel = model_test(lambda: MemoryStore(PlainCipher(), clock=Clock(lambda: 1e9)))
+MemoryStoreModel.TestCase.settings = settings(max_examples=60, stateful_step_count=30)
+TestMemoryStoreMatchesADict = MemoryStoreModel.TestCase
