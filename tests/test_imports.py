@@ -97,6 +97,18 @@ OPEN_FOR_SUBCLASSING = {
     "Hook",  # protocols
     "MintHook",
     "TokenSource",
+    "Cipher",
+    "StateStore",
+    "CredentialType",
+    "StoreError",  # store errors: a store for another backend may raise its own subclasses
+    "RecordNotFound",
+    "RecordExists",
+    "RecordUnreadable",
+    "RevisionConflict",
+    "StaleFence",
+    "StoreUnavailable",
+    "MigrationError",
+    "UnknownType",
 }
 
 
