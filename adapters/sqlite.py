@@ -311,14 +311,29 @@ class SQLiteStore:
                 return results
             connection.execute("BEGIN IMMEDIATE")
             try:
+                # Ids already stored (or twice in the batch) fail alone; the rest go in with
+                # one executemany each, inside this one transaction: nothing can slip between.
+                ids = [stored.id for _, stored, _ in prepared]
+                taken: set[str] = set()
+                for start in range(0, len(ids), 500):
+                    chunk = ids[start : start + 500]
+                    marks = ", ".join("?" * len(chunk))
+                    found = connection.execute(
+                        f"SELECT id FROM records WHERE id IN ({marks})", chunk
+                    )
+                    taken.update(row[0] for row in found)
+                rows, tags = [], []
                 for index, stored, row in prepared:
-                    connection.execute("SAVEPOINT one")
-                    try:
-                        self._insert(connection, stored, row)
-                    except RecordExists as error:
-                        connection.execute("ROLLBACK TO one")
-                        results[index] = Failure(error)
-                    connection.execute("RELEASE one")
+                    if stored.id in taken:
+                        results[index] = Failure(RecordExists(stored.id))
+                        continue
+                    taken.add(stored.id)
+                    rows.append(row)
+                    tags += [(tag, stored.id) for tag in stored.tags]
+                connection.executemany(
+                    f"INSERT INTO records (id, {_COLUMNS}) VALUES ({', '.join('?' * 11)})", rows
+                )
+                connection.executemany("INSERT INTO record_tags (tag, id) VALUES (?, ?)", tags)
             except BaseException:
                 connection.execute("ROLLBACK")
                 raise

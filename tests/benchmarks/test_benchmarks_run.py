@@ -92,3 +92,14 @@ def test_oauth2_limits_prints_its_figures(capsys: pytest.CaptureFixture[str]) ->
     out = capsys.readouterr().out
     for label in ("bomb on a 200", "bomb on a 503", "httpx's own decoding", "invalid_grant"):
         assert label in out
+
+
+store_speed = _load("store_speed")
+
+
+def test_store_speed_prints_its_figures(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["--records", "50", "--reads", "50", "--updates", "20", "--rounds", "1"]
+    assert store_speed.main(args) == 0
+    out = capsys.readouterr().out
+    for label in ("SQLiteStore.get", "raw sqlite3", "two processes", "create_many(100)", "bytes"):
+        assert label in out
