@@ -11,8 +11,10 @@ from mintgate.shell import (
     ClaimTiming,
     CredentialId,
     CredentialRecord,
+    CredentialType,
     MemoryStore,
     MigrationError,
+    Minted,
     Registry,
     Scope,
     StaticApiKey,
@@ -113,8 +115,8 @@ class Versioned:
     def validate(self, data: Any) -> dict[str, Any]:
         return dict(data)
 
-    async def mint(self, state: Any) -> Any:  # pragma: no cover - not minted here
-        raise NotImplementedError
+    async def mint(self, state: Any) -> Any:
+        return state, Minted(f"session-of-{state['user']}", expires_in=600)
 
 
 def old(state: dict[str, Any], version: int = 1) -> CredentialRecord:
@@ -126,6 +128,13 @@ def chain() -> Registry:
     registry.add_migration("basic_login", 1, 2, lambda s: {"user": s["login"], "pw": s["pw"]})
     registry.add_migration("basic_login", 2, 3, lambda s: {"user": s["user"], "password": s["pw"]})
     return registry
+
+
+async def test_a_users_own_type_mints_from_an_upgraded_state() -> None:
+    upgraded = chain().upgrade(old({"login": "ann", "pw": "secret"}))
+    state, minted = await chain()["basic_login"].mint(upgraded.state)
+    assert (state, minted.value) == (upgraded.state, "session-of-ann")
+    assert isinstance(chain()["basic_login"], CredentialType)
 
 
 def test_a_migration_chain_upgrades_in_memory() -> None:
