@@ -493,6 +493,11 @@ class RefreshTokenMint(_TokenMint):
         self._unclaimed: Minted[str] | None = None  # what a cut-off attempt brought home
 
     @property
+    def refresh_token(self) -> str:
+        """The refresh token the next request sends: the newest the server rotated to."""
+        return self._refresh_token
+
+    @property
     def commit_bound(self) -> float:
         """Seconds the committed section (the request and ``on_rotate``) may run."""
         return self.credentials.timeout + self._persist_timeout
