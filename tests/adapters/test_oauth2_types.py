@@ -97,7 +97,7 @@ async def test_refresh_token_input_is_public_without_a_secret(token_server: Toke
             rt_input(token_server, client_secret=SECRET, auth_method="client_secret_post")
         )
         assert post["auth_method"] == "client_secret_post"
-        refused = {
+        refused: dict[str, Mapping[str, object]] = {
             "has no field 'audience'": rt_input(token_server, audience="api"),
             "needs the field 'refresh_token'": {"token_url": token_server.url, "client_id": "a"},
             "'client_secret' is not sent with auth_method 'none'": rt_input(
