@@ -28,7 +28,6 @@ from typing import Any, Self, TypeVar, final
 
 import anyio
 import anyio.to_thread
-import attrs
 from returns.result import Failure, Result, Success
 
 from mintgate.shell import (
@@ -277,7 +276,7 @@ class SQLiteStore:
 
     def _stamped(self, record: CredentialRecord) -> CredentialRecord:
         now = self._clock.wall()
-        return attrs.evolve(record, revision=1, created_at=now, updated_at=now)
+        return record.stamped(1, now, now)
 
     async def create(self, record: CredentialRecord) -> CredentialRecord:
         def write(connection: sqlite3.Connection) -> CredentialRecord:
@@ -360,12 +359,7 @@ class SQLiteStore:
                     newest = self._newest_fence(connection, record.id)
                     if fence < newest:
                         raise StaleFence(record.id, fence, newest)
-                stored = attrs.evolve(
-                    record,
-                    revision=current + 1,
-                    created_at=created,
-                    updated_at=self._clock.wall(),
-                )
+                stored = record.stamped(current + 1, created, self._clock.wall())
                 row = self._row(stored)
                 connection.execute(
                     "UPDATE records SET scope = ?, type = ?, version = ?, state = ?, token = ?, "

@@ -129,7 +129,7 @@ class MemoryStore:
         if record.id in self._rows:
             raise RecordExists(record.id)
         now = self._clock.wall()
-        stored = attrs.evolve(record, revision=1, created_at=now, updated_at=now)
+        stored = record.stamped(1, now, now)
         self._put(stored)
         return stored
 
@@ -156,12 +156,7 @@ class MemoryStore:
         if fence is not None and fence < newest:
             raise StaleFence(record.id, fence, newest)
         created = _summary(self._rows[record.id]).created_at
-        stored = attrs.evolve(
-            record,
-            revision=current + 1,
-            created_at=created,
-            updated_at=self._clock.wall(),
-        )
+        stored = record.stamped(current + 1, created, self._clock.wall())
         self._put(stored)
         return stored
 

@@ -226,6 +226,23 @@ class CredentialRecord:
         _finite("CredentialRecord.created_at", self.created_at)
         _finite("CredentialRecord.updated_at", self.updated_at)
 
+    def stamped(self, revision: int, created_at: float, updated_at: float) -> CredentialRecord:
+        """The record as a store writes it: its revision and times set by the store. A copy,
+        not a rebuild: the rest was checked when this record was made, and a store writes many
+        records in one batch."""
+        _finite("CredentialRecord.created_at", created_at)
+        _finite("CredentialRecord.updated_at", updated_at)
+        if isinstance(revision, bool) or not isinstance(revision, int) or revision < 1:
+            raise ValueError(f"CredentialRecord.revision must be an integer >= 1, got {revision!r}")
+        stamped = object.__new__(CredentialRecord)
+        put = object.__setattr__
+        for name in _KEPT_WHEN_STAMPED:
+            put(stamped, name, getattr(self, name))
+        put(stamped, "revision", revision)
+        put(stamped, "created_at", float(created_at))
+        put(stamped, "updated_at", float(updated_at))
+        return stamped
+
     def summary(self) -> RecordSummary:
         """What a listing shows of it: everything in clear."""
         return RecordSummary(
@@ -239,6 +256,13 @@ class CredentialRecord:
             self.updated_at,
             self.revision,
         )
+
+
+_KEPT_WHEN_STAMPED = tuple(
+    field.name
+    for field in attrs.fields(CredentialRecord)
+    if field.name not in ("revision", "created_at", "updated_at")
+)
 
 
 @final

@@ -77,6 +77,19 @@ def test_a_record_hides_its_state_and_token_and_names_bad_fields() -> None:
         StoredToken("t", float("inf"), 1.0)
 
 
+def test_a_stamped_record_is_a_copy_with_the_stores_numbers_checked() -> None:
+    made = record(tags=("a", "b"))
+    stamped = made.stamped(3, 10.0, 20.0)
+    assert (stamped.revision, stamped.created_at, stamped.updated_at) == (3, 10.0, 20.0)
+    assert stamped == attrs.evolve(made, revision=3, created_at=10.0, updated_at=20.0)
+    assert (made.revision, made.created_at) == (1, 0.0)  # the record given is unchanged
+    for revision in (0, True, 1.0):
+        with pytest.raises(ValueError, match="revision must be an integer >= 1"):
+            made.stamped(revision, 1.0, 1.0)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"updated_at must be a finite"):
+        made.stamped(1, 1.0, float("nan"))
+
+
 def test_claim_timing_names_the_values_that_break_its_rule() -> None:
     assert ClaimTiming(ttl=60, request_timeout=8, persist_bound=10).renewal_interval == 20.0
     with pytest.raises(ValueError, match=r"= 58 s is more than ttl \(30 s\)"):
