@@ -238,7 +238,32 @@ class ClientCredentials:
             raise ValueError("ClientCredentials.client_secret must not be empty")
 
 
-class _TokenMint:
+class HoldsClient:
+    """An ``httpx.AsyncClient``: the caller's, left open, or one of its own, which ``aclose()``
+    (or ``async with``) closes."""
+
+    def __init__(self, client: httpx.AsyncClient | None) -> None:
+        self._owns_client = client is None
+        self._client = httpx.AsyncClient() if client is None else client
+
+    async def aclose(self) -> None:
+        """Close the client if this object created it."""
+        if self._owns_client:
+            await self._client.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+class _TokenMint(HoldsClient):
     """What both grants share: the client (theirs or ours), the request, the strict parse."""
 
     def __init__(
@@ -248,9 +273,8 @@ class _TokenMint:
         client: httpx.AsyncClient | None = None,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
+        super().__init__(client)
         self.credentials = credentials
-        self._owns_client = client is None
-        self._client = httpx.AsyncClient() if client is None else client
         self._wall_clock = wall_clock
 
     def __repr__(self) -> str:
@@ -274,22 +298,6 @@ class _TokenMint:
             )
             found += [base64.b64encode(pair.encode()).decode() for pair in pairs]
         return tuple(dict.fromkeys(found))
-
-    async def aclose(self) -> None:
-        """Close the client if this mint created it."""
-        if self._owns_client:
-            await self._client.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     def _form_and_headers(
         self, grant: list[tuple[str, str]]

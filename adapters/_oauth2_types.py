@@ -14,13 +14,17 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping
-from types import TracebackType
-from typing import Any, Self, final
+from typing import Any, final
 
 import anyio
 import httpx
 
-from mintgate.adapters._oauth2 import ClientCredentials, ClientCredentialsMint, RefreshTokenMint
+from mintgate.adapters._oauth2 import (
+    ClientCredentials,
+    ClientCredentialsMint,
+    HoldsClient,
+    RefreshTokenMint,
+)
 from mintgate.policy import CredentialError, ErrorKind, RefreshConfig
 from mintgate.shell import Minted, check_fields
 
@@ -29,7 +33,7 @@ __all__ = ["ClientCredentialsType", "RefreshTokenType"]
 SECRET_METHODS = ("client_secret_basic", "client_secret_post")
 
 
-class _OAuth2Type:
+class _OAuth2Type(HoldsClient):
     """What both types share: the program's client and options, and state -> ClientCredentials."""
 
     name: str
@@ -52,27 +56,10 @@ class _OAuth2Type:
         _check_seconds(self, "timeout", timeout)
         if not isinstance(allow_insecure_http, bool):
             raise ValueError(f"{type(self).__name__}.allow_insecure_http must be a bool")
-        self._owns_client = client is None
-        self._client = httpx.AsyncClient() if client is None else client
+        super().__init__(client)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
-
-    async def aclose(self) -> None:
-        """Close the ``httpx.AsyncClient`` if this type created it."""
-        if self._owns_client:
-            await self._client.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     def _credentials(self, state: Mapping[str, Any]) -> ClientCredentials:
         return ClientCredentials(
