@@ -95,7 +95,7 @@ _SCHEMA: dict[int, str] = {
 _COLUMNS = (
     "scope, type, version, state, token, display_name, tags, created_at, updated_at, revision"
 )
-_SUMMARY = "id, scope, type, version, display_name, tags, created_at, updated_at, revision"
+_SUMMARY = "id, scope, type, version, display_name, tags, created_at, updated_at, revision, state"
 
 
 @final
@@ -125,6 +125,11 @@ class SQLiteStore:
         self._busy_timeout = float(busy_timeout)
         self._connection: sqlite3.Connection | None = None
         self._lock = threading.Lock()  # one connection, used by one worker thread at a time
+
+    @property
+    def cipher(self) -> Cipher | None:
+        """What seals its records' states and tokens."""
+        return self._cipher
 
     def __repr__(self) -> str:
         return f"SQLiteStore({str(self.path)!r})"
@@ -427,11 +432,27 @@ class SQLiteStore:
             sql += " ORDER BY id LIMIT ?"
             params.append(limit + 1)
             rows = connection.execute(sql, params).fetchall()
-            items = [summary for row in rows[:limit] if (summary := _summary(row)) is not None]
+            items = [summary for row in rows[:limit] if (summary := self._summary(row)) is not None]
             more = len(rows) > limit
             return Page(tuple(items), encode_cursor(rows[limit - 1][0]) if more else None)
 
         return await self._call("list records", read)
+
+    def _summary(self, row: Sequence[Any]) -> RecordSummary | None:
+        """A listed row's metadata (its seal's key id read by the cipher, not opened); None
+        (and a warning) for a row whose metadata does not parse: it is left out of the
+        listing, and ``get`` names what is wrong with it."""
+        credential_id, scope, type_name, version, name, tags, created, updated, revision = row[:9]
+        try:
+            return RecordSummary(
+                CredentialId.parse(credential_id), Scope.parse(scope), type_name, version, name,
+                tuple(json.loads(tags)), created, updated, revision, self._cipher.key_id(row[9]),
+            )  # fmt: skip
+        except (ValueError, TypeError):
+            log.warning(
+                "credential record %s: its metadata does not parse; not listed", credential_id
+            )
+            return None
 
     # -- claims ------------------------------------------------------------------------------
 
@@ -507,17 +528,3 @@ class SQLiteStore:
             return bool(released)
 
         return await self._call("release a claim", write)
-
-
-def _summary(row: Sequence[Any]) -> RecordSummary | None:
-    """A listed row's metadata; None (and a warning) for a row whose metadata does not parse:
-    it is left out of the listing, and ``get`` names what is wrong with it."""
-    credential_id, scope, type_name, version, name, tags, created, updated, revision = row
-    try:
-        return RecordSummary(
-            CredentialId.parse(credential_id), Scope.parse(scope), type_name, version, name,
-            tuple(json.loads(tags)), created, updated, revision,
-        )  # fmt: skip
-    except (ValueError, TypeError):
-        log.warning("credential record %s: its metadata does not parse; not listed", credential_id)
-        return None

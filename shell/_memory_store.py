@@ -91,6 +91,11 @@ class MemoryStore:
         self._claims: dict[CredentialId, _Holding] = {}
         self._fences: dict[CredentialId, int] = {}
 
+    @property
+    def cipher(self) -> Cipher | None:
+        """What seals its records' states and tokens."""
+        return self._cipher
+
     def __repr__(self) -> str:
         return f"<MemoryStore, {len(self._rows)} records>"
 
@@ -101,7 +106,8 @@ class MemoryStore:
             self._rows[record.id] = record
         else:
             state, token = seal_state(self._cipher, record), seal_token(self._cipher, record)
-            self._rows[record.id] = _Sealed(record.summary(), state, token)
+            summary = record.summary(self._cipher.key_id(state))
+            self._rows[record.id] = _Sealed(summary, state, token)
 
     def _read(self, credential_id: CredentialId) -> CredentialRecord:
         row = self._rows.get(credential_id)

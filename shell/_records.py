@@ -49,12 +49,17 @@ MAX_TAGS = 32
 
 @runtime_checkable
 class Cipher(Protocol):
-    """Seals a record's secret parts. ``open`` raises (anything) when the bytes were not sealed
-    with this associated data under a key it holds."""
+    """Seals a record's secret parts. ``open`` raises (anything; a ``reason`` attribute, if it
+    has one, is what ``RecordUnreadable`` says) when the bytes were not sealed with this
+    associated data under a key it holds. ``key_id`` names the key that sealed some bytes,
+    read from them without opening (None when the cipher has no keys or cannot tell; it never
+    raises): listings show it, and re-encryption skips what the primary key sealed."""
 
     def seal(self, plaintext: bytes, associated_data: bytes) -> bytes: ...
 
     def open(self, sealed: bytes, associated_data: bytes) -> bytes: ...
+
+    def key_id(self, sealed: bytes) -> str | None: ...
 
 
 class StoreError(Exception):
@@ -243,7 +248,7 @@ class CredentialRecord:
         put(stamped, "updated_at", float(updated_at))
         return stamped
 
-    def summary(self) -> RecordSummary:
+    def summary(self, sealed_by: str | None = None) -> RecordSummary:
         """What a listing shows of it: everything in clear."""
         return RecordSummary(
             self.id,
@@ -255,6 +260,7 @@ class CredentialRecord:
             self.created_at,
             self.updated_at,
             self.revision,
+            sealed_by,
         )
 
 
@@ -268,7 +274,9 @@ _KEPT_WHEN_STAMPED = tuple(
 @final
 @attrs.frozen
 class RecordSummary:
-    """A record's metadata, as ``list`` returns it: nothing sealed is opened to build it."""
+    """A record's metadata, as ``list`` returns it: nothing sealed is opened to build it.
+    ``sealed_by`` is the id of the key that sealed its state, as the store's cipher reads it
+    (None without a cipher, or with one that has no keys)."""
 
     id: CredentialId
     scope: Scope
@@ -279,6 +287,7 @@ class RecordSummary:
     created_at: float
     updated_at: float
     revision: int
+    sealed_by: str | None = None
 
 
 def associated_data(record_id: str, scope: str, type_name: str, version: int, part: str) -> bytes:

@@ -25,7 +25,7 @@ import attrs
 from returns.result import Result
 
 from mintgate.shell._ids import CredentialId, Scope
-from mintgate.shell._records import CredentialRecord, RecordSummary
+from mintgate.shell._records import Cipher, CredentialRecord, RecordSummary
 
 __all__ = [
     "Claim",
@@ -136,6 +136,11 @@ def decode_cursor(cursor: str) -> CredentialId:
 class StateStore(Protocol):
     """Where credential records live. Every method is async; every failure is a
     :class:`~mintgate.shell.StoreError` (``RecordNotFound`` is also a ``LookupError``)."""
+
+    @property
+    def cipher(self) -> Cipher | None:
+        """What seals its records' states and tokens (None: a store that keeps them plain)."""
+        ...
 
     async def get(self, credential_id: CredentialId) -> CredentialRecord:
         """The record, opened. ``RecordNotFound``; ``RecordUnreadable`` naming why."""

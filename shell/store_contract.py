@@ -73,6 +73,9 @@ class SwitchableCipher:
     def seal(self, plaintext: bytes, associated_data: bytes) -> bytes:
         return self.inner.seal(plaintext, associated_data)
 
+    def key_id(self, sealed: bytes) -> str | None:
+        return self.inner.key_id(sealed)
+
     def open(self, sealed: bytes, associated_data: bytes) -> bytes:
         if self.refuse:
             raise CipherRefused("the key is gone")

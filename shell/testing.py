@@ -206,6 +206,9 @@ class PlainCipher:
     def seal(self, plaintext: bytes, associated_data: bytes) -> bytes:
         return self._MAGIC + hashlib.sha256(associated_data).digest()[:16] + plaintext
 
+    def key_id(self, sealed: bytes) -> str | None:
+        return None  # it has no keys
+
     def open(self, sealed: bytes, associated_data: bytes) -> bytes:
         if not sealed.startswith(self._MAGIC):
             raise CipherRefused("not sealed by PlainCipher")
