@@ -103,3 +103,14 @@ def test_store_speed_prints_its_figures(capsys: pytest.CaptureFixture[str]) -> N
     out = capsys.readouterr().out
     for label in ("SQLiteStore.get", "raw sqlite3", "two processes", "create_many(100)", "bytes"):
         assert label in out
+
+
+crypto_speed = _load("crypto_speed")
+
+
+def test_crypto_speed_prints_its_figures(capsys: pytest.CaptureFixture[str]) -> None:
+    assert crypto_speed.main(["--count", "200", "--records", "20", "--repeats", "1"]) == 0
+    out = capsys.readouterr().out
+    for label in ("plain copy", "Keyring seal", "Keyring open", "overhead", "get + update"):
+        assert label in out
+    assert "37 (state), 37 (token)" in out
