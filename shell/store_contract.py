@@ -64,22 +64,26 @@ class ManualWall:
 
 
 class SwitchableCipher:
-    """``PlainCipher`` that can be told to refuse every ``open``, as a lost key would."""
+    """``PlainCipher`` under a named key (``key``, written before the sealed bytes, as a real
+    cipher's header names its key), that can be told to refuse every ``open``, as a lost key
+    would."""
 
     def __init__(self) -> None:
         self.inner = PlainCipher()
         self.refuse = False
+        self.key = "key-1"
 
     def seal(self, plaintext: bytes, associated_data: bytes) -> bytes:
-        return self.inner.seal(plaintext, associated_data)
+        return self.key.encode() + b"|" + self.inner.seal(plaintext, associated_data)
 
     def key_id(self, sealed: bytes) -> str | None:
-        return self.inner.key_id(sealed)
+        name, bar, _ = sealed.partition(b"|")
+        return name.decode() if bar else None
 
     def open(self, sealed: bytes, associated_data: bytes) -> bytes:
         if self.refuse:
             raise CipherRefused("the key is gone")
-        return self.inner.open(sealed, associated_data)
+        return self.inner.open(sealed.partition(b"|")[2], associated_data)
 
 
 def record(
@@ -201,6 +205,19 @@ class StateStoreContract:
         assert "the key is gone" in str(caught.value)
         page = await store.list(Scope.parse("org:acme"))
         assert [summary.id for summary in page.items] == [made.id]
+
+    async def test_a_listing_names_the_key_that_sealed_each_record(
+        self, store: StateStore, cipher: SwitchableCipher
+    ) -> None:
+        assert store.cipher is cipher
+        first, second = await store.create(record()), await store.create(record())
+        cipher.key = "key-2"  # a rotation: what is written from now on is sealed anew
+        await store.update(first, expected_revision=1)
+        third = await store.create(record())
+        page = await store.list(None)
+        sealed_by = {summary.id: summary.sealed_by for summary in page.items}
+        assert sealed_by == {first.id: "key-2", second.id: "key-1", third.id: "key-2"}
+        assert (await store.get(second.id)).state == second.state
 
     # -- listing -----------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import settings
 
 from mintgate.shell import Clock, MemoryStore
-from mintgate.shell.store_contract import StateStoreContract, model_test
+from mintgate.shell.store_contract import StateStoreContract, model_test, record
 from mintgate.shell.testing import PlainCipher
 
 
@@ -29,6 +29,14 @@ class TestMemoryStorePlain(StateStoreContract):
         self, store: Any
     ) -> None:
         pytest.skip("a plain MemoryStore opens nothing")
+
+    async def test_a_listing_names_the_key_that_sealed_each_record(  # type: ignore[override]
+        self, store: Any
+    ) -> None:
+        assert store.cipher is None
+        made = await store.create(record())
+        assert [summary.sealed_by for summary in (await store.list(None)).items] == [None]
+        assert made.revision == 1
 
 
 MemoryStoreModel = model_test(lambda: MemoryStore(PlainCipher(), clock=Clock(lambda: 1e9)))
