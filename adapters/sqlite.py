@@ -57,7 +57,7 @@ T = TypeVar("T")
 
 log = logging.getLogger("mintgate.adapters")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """The layout this code writes; a file at a newer version is refused, an older one upgraded."""
 
 _SCHEMA: dict[int, str] = {
@@ -88,6 +88,27 @@ _SCHEMA: dict[int, str] = {
         expires_at REAL NOT NULL,
         ttl REAL NOT NULL
     ) WITHOUT ROWID;
+    """,
+    # A rowid table: a WITHOUT ROWID row longer than about 1 KB (a state and a JWT-sized token)
+    # spills into an overflow page of its own, 4.6 KB per record instead of 1.4 KB.
+    2: """
+    CREATE TABLE records_v2 (
+        id TEXT NOT NULL UNIQUE,
+        scope TEXT NOT NULL,
+        type TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        state BLOB NOT NULL,
+        token BLOB,
+        display_name TEXT NOT NULL,
+        tags TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        revision INTEGER NOT NULL
+    );
+    INSERT INTO records_v2 SELECT * FROM records ORDER BY id;
+    DROP TABLE records;
+    ALTER TABLE records_v2 RENAME TO records;
+    CREATE INDEX records_by_scope ON records (scope, id);
     """,
 }
 """Each schema version's statements, applied in order to a file at an older one."""

@@ -9,8 +9,18 @@ from typing import Any
 import pytest
 from hypothesis import settings
 
+import mintgate.adapters.sqlite as sqlite_module
 from mintgate.adapters.sqlite import SCHEMA_VERSION, SQLiteStore
-from mintgate.shell import Clock, RecordUnreadable, Scope, StoreUnavailable
+from mintgate.shell import (
+    Claim,
+    ClaimHeld,
+    Clock,
+    RecordExists,
+    RecordUnreadable,
+    Scope,
+    StoredToken,
+    StoreUnavailable,
+)
 from mintgate.shell.store_contract import StateStoreContract, model_test, record
 from mintgate.shell.testing import PlainCipher
 
@@ -112,6 +122,33 @@ async def test_a_file_from_a_newer_mintgate_is_refused(tmp_path: Path) -> None:
         db.execute("INSERT INTO mintgate_schema (version) VALUES (?)", (SCHEMA_VERSION + 1,))
     with pytest.raises(StoreUnavailable, match="newer than this mintgate's"):
         await SQLiteStore(path, PlainCipher()).list(None)
+
+
+async def test_a_version_1_file_is_upgraded_with_every_record_and_claim(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "s.db"
+    monkeypatch.setattr(sqlite_module, "SCHEMA_VERSION", 1)  # the first layout: WITHOUT ROWID
+    old = SQLiteStore(path, PlainCipher())
+    token = StoredToken("t" * 900, 2e9, 1.9e9)
+    made = [await old.create(record(tags=("a",), token=token)) for _ in range(20)]
+    claim = await old.claim(made[0].id, "worker", 30.0)
+    old.close()
+    monkeypatch.undo()
+    store = SQLiteStore(path, PlainCipher())
+    assert [(await store.get(m.id)) for m in made] == made
+    assert [s.id for s in (await store.list(None, tags=("a",), limit=50)).items] == sorted(
+        m.id for m in made
+    )
+    assert isinstance(await store.claim(made[0].id, "other", 30.0), ClaimHeld)
+    assert isinstance(claim, Claim)
+    with raw(path) as db:
+        versions = [v for (v,) in db.execute("SELECT version FROM mintgate_schema ORDER BY 1")]
+        (table,) = db.execute("SELECT sql FROM sqlite_master WHERE name = 'records'").fetchone()
+    assert versions == [1, SCHEMA_VERSION]
+    assert "WITHOUT ROWID" not in table
+    with pytest.raises(RecordExists):  # the id is still unique
+        await store.create(made[1])
 
 
 async def test_a_file_that_is_not_a_database_is_named(tmp_path: Path) -> None:
