@@ -90,7 +90,9 @@ def key_id_of(key: bytes) -> bytes:
 
 
 def _refuse(source: str, why: str) -> NoReturn:
-    raise KeyringError(f"{source}: {why}")
+    """Raise the error, without the base64 or OS error it may be raised during: the cause
+    chain of a key error carries nothing from the key's bytes."""
+    raise KeyringError(f"{source}: {why}") from None
 
 
 def decode_key(text: object, source: str) -> bytes:

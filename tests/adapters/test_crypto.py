@@ -173,6 +173,8 @@ def test_every_bad_source_is_named_and_no_key_is_shown(tmp_path: Path) -> None:
             Keyring(environ=env)
         for key in (KEY_A, KEY_B, short):
             assert key not in str(caught.value)
+        assert caught.value.__cause__ is None
+        assert caught.value.__suppress_context__ or caught.value.__context__ is None
     with pytest.raises(KeyringError, match="primary: the key decodes to 16 bytes"):
         Keyring(short)
     with pytest.raises(KeyringError, match="old key 1: the key is not base64"):
